@@ -1,0 +1,100 @@
+// A streaming parser for the text that PostgreSQL's test_decoding plugin
+// writes, as pg_recvlogical --file=- delivers it: each plugin message followed
+// by one '\n'.
+//
+// The stream cannot be split on '\n': quoted values, quoted identifiers,
+// message prefixes and message contents may hold raw newlines. A record is
+// complete only when its syntax is complete (every literal closed, every
+// column read, a message's `sz` content bytes present) and the byte after it
+// is the '\n' pg_recvlogical appended. So the parser is fed bytes in chunks of
+// any size and yields records as they become complete; how the input was
+// chunked never changes the result.
+//
+// Usage:
+//   Parser parser;
+//   Record record;
+//   while (read a chunk) {
+//     parser.Feed(chunk);
+//     for (;;) {
+//       absl::StatusOr<bool> got = parser.Next(&record);
+//       if (!got.ok()) return got.status();
+//       if (!*got) break;
+//       ... use record (its views die at the next Feed() or Next()) ...
+//     }
+//   }
+//   return parser.Finish();
+//
+// Errors name the byte offset in the stream, the 1-based line, the table when
+// known, and an excerpt of the input with unprintable bytes escaped. Bytes are
+// never validated as UTF-8: values pass through exactly as PostgreSQL wrote
+// them. Not thread-safe.
+
+#ifndef RE_DMS_PARSER_H_
+#define RE_DMS_PARSER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "re_dms/change.h"
+
+namespace re_dms {
+
+struct ParserOptions {
+  // Upper bound on one record's size. A stream whose pending record grows past
+  // it (a literal that never closes, garbage without a record end) fails
+  // instead of buffering without limit. PostgreSQL's own limit on a message is
+  // 1 GB, so the default admits any message the server can send.
+  size_t max_record_bytes = size_t{1} << 30;
+};
+
+class Parser {
+ public:
+  explicit Parser(ParserOptions options = {});
+
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+
+  // Appends the next bytes of the stream. Invalidates the views of the record
+  // last returned by Next().
+  void Feed(absl::string_view bytes);
+
+  // Fills *record with the next complete record and returns true, or returns
+  // false when more input is needed. On malformed input returns an
+  // InvalidArgument error naming the byte offset, line and an excerpt; after
+  // an error every call returns the same error. *record is reused: its
+  // vectors keep their capacity.
+  absl::StatusOr<bool> Next(Record* record);
+
+  // Declares the end of the input. OK when every byte fed has been returned as
+  // a record; DataLoss when the input ends inside a record (the pipe closed
+  // mid-record); FailedPrecondition when complete records are still unread;
+  // the parser's error when it has failed.
+  absl::Status Finish();
+
+  // Bytes of the stream returned as records so far.
+  uint64_t bytes_consumed() const { return base_offset_ + pos_; }
+
+ private:
+  // Scans the record starting at buffer_[pos_]. Sets *complete = false when
+  // the buffered bytes end before the record does.
+  absl::Status ScanRecord(Record* record, bool* complete, size_t* record_end);
+  void Compact();
+
+  ParserOptions options_;
+  std::string buffer_;
+  size_t pos_ = 0;             // Start of the unread part of buffer_.
+  uint64_t base_offset_ = 0;   // Stream offset of buffer_[0].
+  uint64_t line_ = 1;          // Line of buffer_[pos_].
+  // buffer_.size() when Next() last found the pending record incomplete: no
+  // need to rescan until more bytes arrive.
+  size_t incomplete_at_size_ = 0;
+  absl::Status error_;
+};
+
+}  // namespace re_dms
+
+#endif  // RE_DMS_PARSER_H_
