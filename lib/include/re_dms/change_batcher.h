@@ -1,0 +1,172 @@
+// ChangeBatcher: turns the decoding stream into per-table batches that hold
+// each row's net effect since the table's previous batch.
+//
+// Records arrive in stream order (kBegin, changes, kCommit, ...). Per target
+// table the batcher keeps, per key, the net change since the last flush:
+//   insert, then update       -> insert of the updated row
+//   insert, then delete       -> nothing (the insert proves the row was absent)
+//   update, then update       -> update (later values win)
+//   update, then delete       -> delete
+//   delete, then insert       -> the inserted row replaces the old one
+//   update changing the key   -> delete of the old key, then the new row
+// The old key comes from the `old-key:` tuple when the plugin printed one
+// (key changed, or REPLICA IDENTITY FULL), from the new row otherwise.
+// A column that arrives as unchanged-TOAST takes its value from the old row
+// when PostgreSQL logged it (REPLICA IDENTITY FULL) or from an earlier change
+// of the row in the same batch; otherwise the row's upsert omits the column
+// (RowGroup), so the loader leaves the target's value alone. A TOASTed value
+// never becomes NULL. A key change whose unchanged-TOAST value cannot be
+// filled is an error naming the fix (REPLICA IDENTITY FULL): the row moves to
+// a key that does not exist in the target, so "leave it alone" has no meaning.
+//
+// Tables without a key (see KeyColumns) are multisets: inserts replicate;
+// updates and deletes identify the row by the whole old row, which only
+// REPLICA IDENTITY FULL logs; otherwise the error names the table and the fix.
+// An insert and a delete of equal rows cancel out.
+//
+// Barriers. A TRUNCATE yields a kTruncate batch, ordered after the table's
+// earlier batches; the rows buffered before it in the batch are dropped, not
+// flushed, since the truncate removes them anyway. A change of the column set
+// (names or types in an insert's or update's new tuple, which always lists
+// every column) flushes the buffered rows with the old columns, then yields a
+// kSchemaChange batch with the new ones, and asks KeyColumns again.
+//
+// Flushing. A table's batch is emitted at a commit once it holds max_rows rows
+// or max_bytes bytes, by FlushExpired() once its oldest change is max_age old
+// (never while the open transaction has touched the table), and by
+// FlushAll(). Batches thus end at transaction boundaries, with two
+// exceptions: a barrier inside a transaction, and a table whose buffered
+// bytes pass max_bytes inside a transaction, which is cut into several
+// batches so memory stays bounded whatever the transaction's size. Applying
+// such a cut batch makes the target show part of a transaction until the next
+// batch of the table is applied; batches of one table are applied in order,
+// so the final state is exact.
+//
+// Position. Each batch's SourcePosition is the last commit completed in the
+// stream when the batch was cut: every change of the table up to that commit
+// is in this batch or an earlier one, and a batch cut inside a transaction
+// also holds part of the next one. sequence counts commits from 1 (0: none
+// completed yet). The LSN stays unset: test_decoding's text does not carry
+// one.
+//
+// Ignored by design: kMessage records (logical messages carry no rows) and
+// changes of tables the filter excludes. Errors: two-phase and streamed
+// transactions (kTwoPhase, kStream) cannot be batched correctly from
+// test_decoding's text, which omits their contents, so they are errors (create
+// the slot without two_phase and read it without stream-changes). Every error
+// names the table, the transaction's xid and the record's line and byte
+// offset. After an error the batcher's state is undefined; discard it.
+//
+// Memory: values are copied into per-table arenas (no per-value allocation);
+// Datum vectors are built only when a batch is emitted. Not thread-safe.
+
+#ifndef RE_DMS_CHANGE_BATCHER_H_
+#define RE_DMS_CHANGE_BATCHER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "re_dms/batch.h"
+#include "re_dms/change.h"
+#include "re_dms/key_columns.h"
+#include "re_dms/table_filter.h"
+
+namespace re_dms {
+
+struct BatcherOptions {
+  // Flush a table at a commit once it holds this many rows...
+  uint64_t max_rows = 1'000'000;
+  // ...or this many bytes (values plus the batcher's bookkeeping per value
+  // and per row, i.e. about the memory it holds). Inside a transaction,
+  // passing it cuts the batch.
+  uint64_t max_bytes = uint64_t{64} << 20;
+  // FlushExpired() emits a table whose oldest buffered change is this old.
+  absl::Duration max_age = absl::Seconds(60);
+  TableFilterOptions tables;
+  // When a change was buffered, for max_age.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+class ChangeBatcher {
+ public:
+  // `keys` must outlive the batcher. Fails on invalid filter options.
+  static absl::StatusOr<std::unique_ptr<ChangeBatcher>> Create(BatcherOptions options,
+                                                               KeyColumns* keys);
+  ~ChangeBatcher();
+
+  ChangeBatcher(const ChangeBatcher&) = delete;
+  ChangeBatcher& operator=(const ChangeBatcher&) = delete;
+
+  // Consumes the next record of the stream; appends the batches it completed
+  // to *ready, in the order they must be applied per table.
+  absl::Status Add(const Record& record, std::vector<Batch>* ready);
+
+  // Appends the batches of tables whose oldest buffered change is at least
+  // max_age older than `now`. Tables the open transaction touched wait for
+  // its commit.
+  absl::Status FlushExpired(absl::Time now, std::vector<Batch>* ready);
+
+  // End of input: appends every buffered batch. FailedPrecondition, emitting
+  // nothing, when the input ended inside a transaction.
+  absl::Status FlushAll(std::vector<Batch>* ready);
+
+  // Bytes buffered over all tables.
+  uint64_t buffered_bytes() const;
+
+ private:
+  class Table;
+  ChangeBatcher(BatcherOptions options, TableFilter filter, KeyColumns* keys);
+
+  absl::Status Begin(const Record& record);
+  absl::Status Commit(const Record& record, std::vector<Batch>* ready);
+  absl::Status Truncate(const Record& record, std::vector<Batch>* ready);
+  absl::Status Change(const Record& record, std::vector<Batch>* ready);
+  // Learns the table's columns from an insert's or update's new row, emitting
+  // the schema-change barrier when they changed.
+  absl::Status Shape(const Record& record, Table* table, std::vector<Batch>* ready);
+  absl::Status ApplyToKeyed(const Record& record, Table* table, absl::Time now);
+  absl::Status ApplyToMultiset(const Record& record, Table* table, absl::Time now);
+  // Encodes an old row (NULL columns omitted) as a whole row of `table`.
+  static absl::Status EncodeOldRow(const std::vector<Column>& tuple, const Table& table,
+                                   std::string* out);
+  // The table the record's changes go to; nullptr when filtered out.
+  absl::StatusOr<Table*> Resolve(const Record& record, TableRef source);
+  // Error context: table, xid, line and byte offset of `record`.
+  std::string Where(const Record& record, TableRef table) const;
+
+  const BatcherOptions options_;
+  const TableFilter filter_;
+  KeyColumns* const keys_;
+
+  // Target tables by `schema\0table`, and the source tables that map to them
+  // (nullptr: filtered out).
+  absl::flat_hash_map<std::string, std::unique_ptr<Table>> tables_;
+  absl::flat_hash_map<std::string, Table*> sources_;
+  std::vector<Table*> table_order_;  // Creation order, so flushes are deterministic.
+  // The last source table resolved, which the next record usually repeats.
+  std::string last_source_;
+  Table* last_table_ = nullptr;
+
+  bool in_transaction_ = false;
+  std::optional<uint32_t> transaction_xid_;
+  uint64_t transaction_line_ = 0;
+  uint64_t transaction_ordinal_ = 0;   // Begins seen; marks tables touched.
+  std::vector<Table*> touched_;        // Tables the open transaction changed.
+  SourcePosition position_;            // The last completed commit.
+
+  // Scratch encodings of the current record's key and old key.
+  std::string key_;
+  std::string old_key_;
+};
+
+}  // namespace re_dms
+
+#endif  // RE_DMS_CHANGE_BATCHER_H_
