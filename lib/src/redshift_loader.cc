@@ -1,0 +1,317 @@
+#include "re_dms/redshift_loader.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "lib/src/merge_sql.h"
+#include "lib/src/pg_connection.h"
+
+namespace re_dms {
+namespace {
+
+std::string FormatLsn(uint64_t lsn) {
+  return absl::StrFormat("%X/%X", static_cast<uint32_t>(lsn >> 32), static_cast<uint32_t>(lsn));
+}
+
+// "table s.t batch 3 (lsn 0/16B3748, xid 750, commit 12)": what every error
+// of a batch starts with.
+std::string BatchContext(const Batch& batch) {
+  std::string position = absl::StrCat("commit ", batch.position.sequence);
+  if (batch.position.lsn.has_value()) {
+    position = absl::StrCat("lsn ", FormatLsn(*batch.position.lsn), ", ", position);
+  }
+  if (batch.position.xid.has_value()) absl::StrAppend(&position, ", xid ", *batch.position.xid);
+  return absl::StrCat("table ", batch.schema, ".", batch.table, " batch ", batch.sequence, " (",
+                      position, ")");
+}
+
+absl::Status WithContext(const absl::Status& status, absl::string_view context) {
+  return absl::Status(status.code(), absl::StrCat(context, ": ", status.message()));
+}
+
+// The S3 objects a COPY of `file` reads, for error messages.
+std::string FileObjects(const StagedFile& file) {
+  if (!file.s3_manifest_uri.empty()) return file.s3_manifest_uri;
+  if (!file.s3_uris.empty()) return absl::StrJoin(file.s3_uris, ", ");
+  return absl::StrJoin(file.local_paths, ", ");
+}
+
+// The VARCHAR width to widen to: the next power of two that holds `needed`,
+// so repeated growth takes few ALTERs, capped at Redshift's maximum.
+int64_t WidenedLength(int64_t needed) {
+  int64_t length = kRedshiftInitialVarcharBytes;
+  while (length < needed && length < kRedshiftMaxVarcharBytes) length *= 2;
+  return std::min(length, kRedshiftMaxVarcharBytes);
+}
+
+absl::Status CheckBatchNames(TargetDialect dialect, const StagedBatch& staged) {
+  const Batch& batch = staged.batch;
+  std::vector<absl::string_view> names = {batch.schema, batch.table};
+  for (const ColumnDef& column : batch.columns) names.push_back(column.name);
+  for (const std::string& key : batch.key_columns) names.push_back(key);
+  for (const StagedFile& file : staged.files) {
+    for (const std::string& column : file.columns) names.push_back(column);
+  }
+  for (absl::string_view name : names) {
+    absl::Status status = CheckIdentifier(dialect, name);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// The connection and what was learned about the server on it.
+class RedshiftLoader::Session {
+ public:
+  explicit Session(std::unique_ptr<PgConnection> connection) : connection(std::move(connection)) {}
+  std::unique_ptr<PgConnection> connection;
+};
+
+RedshiftLoader::RedshiftLoader(RedshiftLoaderOptions options,
+                               std::unique_ptr<StagedFileSource> source)
+    : options_(std::move(options)), source_(std::move(source)) {}
+
+RedshiftLoader::~RedshiftLoader() = default;
+
+int RedshiftLoader::backend_pid() const {
+  return session_ ? session_->connection->BackendPid() : 0;
+}
+
+absl::StatusOr<std::unique_ptr<RedshiftLoader>> RedshiftLoader::Create(
+    RedshiftLoaderOptions options, std::unique_ptr<StagedFileSource> source) {
+  std::unique_ptr<RedshiftLoader> loader(new RedshiftLoader(std::move(options), std::move(source)));
+  absl::Status connected = loader->EnsureConnected();
+  if (!connected.ok()) return connected;
+  absl::Status name = CheckIdentifier(loader->dialect_, loader->options_.checkpoint_schema);
+  if (!name.ok()) return WithContext(name, "checkpoint schema");
+  if (loader->dialect_ == TargetDialect::kPostgres && loader->source_ == nullptr) {
+    return absl::InvalidArgumentError(
+        "a PostgreSQL target needs a StagedFileSource to read staged files");
+  }
+  for (const std::string& sql : CheckpointTableSql(loader->options_, loader->dialect_)) {
+    absl::Status status = loader->session_->connection->Exec(sql);
+    if (!status.ok()) return WithContext(status, "creating the checkpoint table");
+  }
+  return loader;
+}
+
+absl::Status RedshiftLoader::EnsureConnected() {
+  if (session_ != nullptr && session_->connection->IsHealthy()) return absl::OkStatus();
+  session_.reset();
+  PgConnectionOptions connection_options{options_.conninfo, options_.connect_timeout,
+                                         options_.statement_timeout};
+  absl::StatusOr<std::unique_ptr<PgConnection>> connection =
+      PgConnection::Connect(connection_options);
+  if (!connection.ok()) return connection.status();
+  if (dialect_ == TargetDialect::kDetect) {
+    dialect_ = options_.dialect;
+    if (dialect_ == TargetDialect::kDetect) {
+      absl::StatusOr<std::vector<PgRow>> version = (*connection)->Query("SELECT version()");
+      if (!version.ok()) return WithContext(version.status(), "detecting the target dialect");
+      bool redshift = !version->empty() && !(*version)[0].empty() && (*version)[0][0] &&
+                      absl::StrContains(*(*version)[0][0], "Redshift");
+      dialect_ = redshift ? TargetDialect::kRedshift : TargetDialect::kPostgres;
+    }
+  }
+  // PostgreSQL: literals are written with only quotes doubled.
+  std::string setup = "SET standard_conforming_strings = on";
+  if (dialect_ == TargetDialect::kRedshift) {
+    // Redshift "enable_case_sensitive_identifier": without it quoted names
+    // fold to lower case too.
+    setup = options_.case_sensitive_identifiers ? "SET enable_case_sensitive_identifier TO true"
+                                                : "";
+  }
+  if (!setup.empty()) {
+    absl::Status status = (*connection)->Exec(setup);
+    if (!status.ok()) return WithContext(status, "session setup");
+  }
+  session_ = std::make_unique<Session>(*std::move(connection));
+  return absl::OkStatus();
+}
+
+absl::Status RedshiftLoader::Apply(const StagedBatch& staged) {
+  const std::string context = BatchContext(staged.batch);
+  absl::Status names = CheckBatchNames(
+      dialect_ == TargetDialect::kDetect ? TargetDialect::kRedshift : dialect_, staged);
+  if (!names.ok()) return WithContext(names, context);
+  absl::Duration backoff = options_.initial_backoff;
+  absl::BitGen random;
+  absl::Status last;
+  // Widening VARCHARs restarts the transaction; it can happen at most once
+  // per column per doubling, so it does not count against max_attempts.
+  int widenings = 0;
+  const int max_attempts = std::max(1, options_.max_attempts);
+  for (int attempt = 1;;) {
+    absl::Status status = EnsureConnected();
+    std::vector<std::pair<std::string, int64_t>> widen;
+    if (status.ok()) status = ApplyOnce(staged, &widen);
+    if (status.ok() && widen.empty()) return absl::OkStatus();
+    if (status.ok()) {
+      for (const auto& [column, bytes] : widen) {
+        status = session_->connection->Exec(WidenVarcharSql(staged.batch, column, bytes));
+        if (!status.ok()) break;
+      }
+      if (status.ok() && ++widenings <= 32) continue;
+      if (status.ok()) status = absl::InternalError("VARCHAR widening did not converge");
+    }
+    if (!status.ok() && session_ != nullptr && session_->connection->IsHealthy()) {
+      // Best effort: a failed statement left the transaction aborted.
+      session_->connection->Exec("ROLLBACK").IgnoreError();
+    }
+    last = WithContext(status, context);
+    if (!IsRetryablePgError(status) || attempt >= max_attempts) return last;
+    if (session_ != nullptr && !session_->connection->IsHealthy()) session_.reset();
+    ++retries_;
+    ++attempt;
+    // Full jitter: sleep a random time up to the current backoff.
+    absl::SleepFor(absl::Nanoseconds(
+        absl::Uniform<int64_t>(random, 0, absl::ToInt64Nanoseconds(backoff) + 1)));
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged,
+                                       std::vector<std::pair<std::string, int64_t>>* widen) {
+  const Batch& batch = staged.batch;
+  PgConnection& connection = *session_->connection;
+  auto run = [&](absl::string_view kind, absl::string_view sql) -> absl::Status {
+    if (options_.before_statement) options_.before_statement(kind);
+    absl::Status status = connection.Exec(sql);
+    if (!status.ok()) return WithContext(status, kind);
+    return absl::OkStatus();
+  };
+
+  absl::Status status = run("BEGIN", "BEGIN");
+  if (!status.ok()) return status;
+
+  absl::StatusOr<std::vector<PgRow>> checkpoint = connection.Query(
+      ReadCheckpointSql(options_, dialect_, batch.schema, batch.table));
+  if (!checkpoint.ok()) return WithContext(checkpoint.status(), "reading the checkpoint");
+  if (!checkpoint->empty() && batch.position.lsn.has_value() && (*checkpoint)[0][0].has_value()) {
+    uint64_t applied = 0;
+    if (!absl::SimpleAtoi(*(*checkpoint)[0][0], &applied)) {
+      return absl::DataLossError(absl::StrCat("checkpoint lsn `", *(*checkpoint)[0][0],
+                                              "` is not a number"));
+    }
+    if (*batch.position.lsn <= applied) {
+      ++skipped_batches_;
+      return run("ROLLBACK", "ROLLBACK");
+    }
+  }
+
+  auto describe = [&]() -> absl::StatusOr<std::vector<TargetColumn>> {
+    absl::StatusOr<std::vector<PgRow>> rows =
+        connection.Query(DescribeTableSql(dialect_, batch.schema, batch.table));
+    if (!rows.ok()) return WithContext(rows.status(), "describing the target table");
+    std::vector<TargetColumn> columns;
+    for (const PgRow& row : *rows) columns.push_back({row[0].value_or(""), row[1].value_or("")});
+    return columns;
+  };
+  absl::StatusOr<std::vector<TargetColumn>> target = describe();
+  if (!target.ok()) return target.status();
+  std::optional<std::vector<TargetColumn>> existing;
+  if (!target->empty()) existing = *target;
+  absl::StatusOr<std::vector<Statement>> schema = PlanSchema(options_, dialect_, batch, existing);
+  if (!schema.ok()) return schema.status();
+  for (const Statement& statement : *schema) {
+    status = run(StatementKindName(statement.kind), statement.sql);
+    if (!status.ok()) return status;
+  }
+  if (!schema->empty()) {
+    target = describe();
+    if (!target.ok()) return target.status();
+  }
+
+  std::optional<AwsCredentials> credentials;
+  if (dialect_ == TargetDialect::kRedshift && options_.iam_role.empty() && options_.credentials) {
+    absl::StatusOr<AwsCredentials> fetched = options_.credentials->GetCredentials();
+    if (!fetched.ok()) return WithContext(fetched.status(), "S3 credentials for COPY");
+    credentials = *std::move(fetched);
+  }
+  absl::StatusOr<std::vector<Statement>> plan =
+      PlanMerge(options_, dialect_, staged, *target, credentials ? &*credentials : nullptr);
+  if (!plan.ok()) return plan.status();
+
+  for (const Statement& statement : *plan) {
+    absl::string_view kind = StatementKindName(statement.kind);
+    if (statement.kind == Statement::Kind::kCopy) {
+      const StagedFile& file = staged.files[statement.file_index];
+      const std::string what = absl::StrCat("COPY of ", FileObjects(file));
+      if (options_.before_statement) options_.before_statement(kind);
+      if (dialect_ == TargetDialect::kPostgres) {
+        status = connection.CopyIn(statement.sql, [&](const PgConnection::CopyWriter& writer) {
+          return source_->Read(file, staged.compression, writer);
+        });
+        if (!status.ok()) return WithContext(status, what);
+        continue;
+      }
+      status = connection.Exec(statement.sql);
+      if (status.ok()) continue;
+      // The transaction is aborted; stl_load_errors is readable after ROLLBACK.
+      connection.Exec("ROLLBACK").IgnoreError();
+      std::string details;
+      absl::StatusOr<std::vector<PgRow>> errors = connection.Query(LoadErrorsSql());
+      if (errors.ok()) {
+        for (const PgRow& row : *errors) {
+          absl::StrAppend(&details, "; file ", row[0].value_or("?"), " line ",
+                          row[1].value_or("?"), " column ", row[2].value_or("?"), ": ",
+                          row[3].value_or("?"), " (value `", row[4].value_or(""), "`)");
+        }
+      }
+      return WithContext(absl::Status(status.code(), absl::StrCat(status.message(), details)),
+                         what);
+    }
+    if (statement.kind == Statement::Kind::kMeasure) {
+      absl::StatusOr<std::vector<PgRow>> maxima = connection.Query(statement.sql);
+      if (!maxima.ok()) return WithContext(maxima.status(), kind);
+      for (size_t c = 0; c < statement.measured_columns.size(); ++c) {
+        const std::optional<std::string>& value = (*maxima)[0][c];
+        int64_t longest = 0;
+        if (!value.has_value() || !absl::SimpleAtoi(*value, &longest)) continue;
+        for (const TargetColumn& column : *target) {
+          if (column.name != statement.measured_columns[c]) continue;
+          if (longest > VarcharLength(column.type).value_or(kRedshiftMaxVarcharBytes)) {
+            widen->emplace_back(column.name, WidenedLength(longest));
+          }
+        }
+      }
+      if (!widen->empty()) return run("ROLLBACK", "ROLLBACK");
+      continue;
+    }
+    status = run(kind, statement.sql);
+    if (!status.ok()) return status;
+  }
+  return run("COMMIT", "COMMIT");
+}
+
+absl::StatusOr<std::optional<Checkpoint>> RedshiftLoader::GetCheckpoint(absl::string_view schema,
+                                                                        absl::string_view table) {
+  absl::Status status = EnsureConnected();
+  if (!status.ok()) return status;
+  absl::StatusOr<std::vector<PgRow>> rows =
+      session_->connection->Query(ReadCheckpointSql(options_, dialect_, schema, table));
+  if (!rows.ok()) {
+    return WithContext(rows.status(), absl::StrCat("reading the checkpoint of ", schema, ".", table));
+  }
+  if (rows->empty()) return std::nullopt;
+  const PgRow& row = (*rows)[0];
+  Checkpoint checkpoint;
+  uint64_t number = 0;
+  if (row[0].has_value() && absl::SimpleAtoi(*row[0], &number)) checkpoint.position.lsn = number;
+  uint32_t xid = 0;
+  if (row[1].has_value() && absl::SimpleAtoi(*row[1], &xid)) checkpoint.position.xid = xid;
+  if (row[2].has_value()) absl::SimpleAtoi(*row[2], &checkpoint.position.sequence);
+  checkpoint.position.commit_time = row[3].value_or("");
+  checkpoint.applied_at = row[4].value_or("");
+  return checkpoint;
+}
+
+}  // namespace re_dms
