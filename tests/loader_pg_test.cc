@@ -1,0 +1,358 @@
+// The loader against a real PostgreSQL target: batches are written by the
+// real CsvWriter, read back through a StagedFileSource, COPYed and merged;
+// every test compares the whole target table with the expected rows.
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "re_dms/csv_writer.h"
+#include "re_dms/redshift_loader.h"
+#include "tests/support/pg_scratch.h"
+
+namespace re_dms {
+namespace {
+
+using ::re_dms::testing::ScratchDatabase;
+using ::re_dms::testing::TextRow;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAreArray;
+
+std::optional<std::string> V(const char* text) { return std::string(text); }
+constexpr std::nullopt_t kNull = std::nullopt;
+
+std::string MakeSpool() {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string pattern = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/loader.XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+  return pattern;
+}
+
+class LoaderPgTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<ScratchDatabase>> db = ScratchDatabase::Create("loader");
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    spool_ = MakeSpool();
+    options_.conninfo = db_->conninfo();
+    options_.retry.initial_backoff = absl::Milliseconds(10);
+    options_.checkpoint_schema = "re_dms";
+  }
+
+  RedshiftLoader& Loader() {
+    if (loader_ == nullptr) {
+      absl::StatusOr<std::unique_ptr<RedshiftLoader>> loader =
+          RedshiftLoader::Create(options_, MakeLocalStagedFileSource());
+      EXPECT_TRUE(loader.ok()) << loader.status();
+      loader_ = *std::move(loader);
+    }
+    return *loader_;
+  }
+
+  // A batch of `table` in schema "app" with columns (id integer key, name
+  // text, note text) unless changed by the caller.
+  Batch NewBatch(uint64_t sequence, Batch::Kind kind = Batch::Kind::kRows) {
+    Batch batch;
+    batch.schema = "app";
+    batch.table = "items";
+    batch.sequence = sequence;
+    batch.kind = kind;
+    batch.position.lsn = 1000 + sequence;
+    batch.position.xid = static_cast<uint32_t>(500 + sequence);
+    batch.position.sequence = sequence;
+    batch.position.commit_time = "2026-11-27 23:00:00.123456+00";
+    batch.columns = {{"id", "integer"}, {"name", "text"}, {"note", "text"}};
+    batch.key_columns = {"id"};
+    return batch;
+  }
+
+  static RowGroup FullRows(const Batch& batch, std::vector<std::vector<Datum>> rows) {
+    RowGroup group;
+    for (size_t i = 0; i < batch.columns.size(); ++i) group.columns.push_back(static_cast<int>(i));
+    group.rows = std::move(rows);
+    return group;
+  }
+
+  absl::Status Apply(const Batch& batch) {
+    CsvWriterOptions writer_options;
+    writer_options.spool_directory = spool_;
+    writer_options.dialect = kPostgresCsv;
+    writer_options.fsync = false;
+    absl::StatusOr<StagedBatch> staged = CsvWriter(writer_options).Write(batch);
+    if (!staged.ok()) return staged.status();
+    return Loader().Apply(*staged);
+  }
+
+  std::vector<TextRow> Rows(absl::string_view sql) {
+    absl::StatusOr<std::vector<TextRow>> rows = db_->Query(sql);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    return rows.ok() ? *rows : std::vector<TextRow>{};
+  }
+
+  std::unique_ptr<ScratchDatabase> db_;
+  std::string spool_;
+  RedshiftLoaderOptions options_;
+  std::unique_ptr<RedshiftLoader> loader_;
+};
+
+TEST_F(LoaderPgTest, DetectsPostgresAndCreatesTableWithPrimaryKey) {
+  Batch batch = NewBatch(1);
+  batch.upserts.push_back(FullRows(batch, {{V("1"), V("one"), kNull}}));
+  ASSERT_TRUE(Apply(batch).ok());
+  EXPECT_EQ(Loader().dialect(), TargetDialect::kPostgres);
+  EXPECT_THAT(Rows("SELECT id::text AS k, name, note FROM app.items"),
+              ElementsAre(TextRow{V("1"), V("one"), kNull}));
+  EXPECT_THAT(Rows("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
+                   "i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indisprimary AND "
+                   "i.indrelid = 'app.items'::regclass"),
+              ElementsAre(TextRow{V("id")}));
+  EXPECT_THAT(Rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                   "'app.items'::regclass AND attnum > 0 ORDER BY attnum"),
+              ElementsAre(TextRow{V("integer")}, TextRow{V("text")}, TextRow{V("text")}));
+}
+
+TEST_F(LoaderPgTest, InsertUpdateDeleteAndKeyChange) {
+  Batch first = NewBatch(1);
+  first.upserts.push_back(FullRows(
+      first, {{V("1"), V("one"), V("a")}, {V("2"), V("two"), V("b")}, {V("3"), V("three"), kNull}}));
+  ASSERT_TRUE(Apply(first).ok());
+
+  Batch second = NewBatch(2);
+  // Row 2 deleted, row 3 updated, row 1's key changed to 10, row 4 inserted.
+  second.deletes = {{V("2")}, {V("1")}};
+  second.upserts.push_back(FullRows(
+      second, {{V("3"), V("THREE"), V("")}, {V("10"), V("one"), V("a")}, {V("4"), V("four"), kNull}}));
+  ASSERT_TRUE(Apply(second).ok());
+
+  EXPECT_THAT(Rows("SELECT id::text AS k, name, note FROM app.items ORDER BY id"),
+              ElementsAre(TextRow{V("3"), V("THREE"), V("")}, TextRow{V("4"), V("four"), kNull},
+                          TextRow{V("10"), V("one"), V("a")}));
+}
+
+TEST_F(LoaderPgTest, PartialRowsUpdateOnlyPresentColumns) {
+  Batch first = NewBatch(1);
+  first.upserts.push_back(FullRows(first, {{V("1"), V("one"), V("big toasted value 1")},
+                                           {V("2"), V("two"), V("big toasted value 2")}}));
+  ASSERT_TRUE(Apply(first).ok());
+
+  Batch second = NewBatch(2);
+  RowGroup partial;  // `note` was unchanged TOAST: only id and name present.
+  partial.columns = {0, 1};
+  partial.rows = {{V("1"), V("ONE")}};
+  second.upserts.push_back(FullRows(second, {{V("3"), V("three"), V("x")}}));
+  second.upserts.push_back(partial);
+  ASSERT_TRUE(Apply(second).ok());
+
+  EXPECT_THAT(Rows("SELECT id::text AS k, name, note FROM app.items ORDER BY id"),
+              ElementsAre(TextRow{V("1"), V("ONE"), V("big toasted value 1")},
+                          TextRow{V("2"), V("two"), V("big toasted value 2")},
+                          TextRow{V("3"), V("three"), V("x")}));
+}
+
+TEST_F(LoaderPgTest, TruncateAppliesInOrder) {
+  Batch first = NewBatch(1);
+  first.upserts.push_back(FullRows(first, {{V("1"), V("one"), kNull}, {V("2"), V("two"), kNull}}));
+  ASSERT_TRUE(Apply(first).ok());
+  ASSERT_TRUE(Apply(NewBatch(2, Batch::Kind::kTruncate)).ok());
+  Batch third = NewBatch(3);
+  third.upserts.push_back(FullRows(third, {{V("3"), V("three"), kNull}}));
+  ASSERT_TRUE(Apply(third).ok());
+  EXPECT_THAT(Rows("SELECT id::text AS k, name FROM app.items ORDER BY id"),
+              ElementsAre(TextRow{V("3"), V("three")}));
+}
+
+TEST_F(LoaderPgTest, AddedColumnsAddAndDroppedColumnsStayByDefault) {
+  Batch first = NewBatch(1);
+  first.upserts.push_back(FullRows(first, {{V("1"), V("one"), V("n1")}}));
+  ASSERT_TRUE(Apply(first).ok());
+
+  // The source dropped `note` and added `price numeric`.
+  Batch change = NewBatch(2, Batch::Kind::kSchemaChange);
+  change.columns = {{"id", "integer"}, {"name", "text"}, {"price", "numeric"}};
+  ASSERT_TRUE(Apply(change).ok());
+  Batch rows = NewBatch(3);
+  rows.columns = change.columns;
+  rows.upserts.push_back(FullRows(rows, {{V("2"), V("two"), V("12.50")}}));
+  ASSERT_TRUE(Apply(rows).ok());
+
+  EXPECT_THAT(Rows("SELECT id::text AS k, name, note, price::text FROM app.items ORDER BY id"),
+              ElementsAre(TextRow{V("1"), V("one"), V("n1"), kNull},
+                          TextRow{V("2"), V("two"), kNull, V("12.50")}));
+}
+
+TEST_F(LoaderPgTest, DroppedColumnsAreDroppedWithTheOption) {
+  options_.drop_removed_columns = true;
+  Batch first = NewBatch(1);
+  first.upserts.push_back(FullRows(first, {{V("1"), V("one"), V("n1")}}));
+  ASSERT_TRUE(Apply(first).ok());
+  Batch change = NewBatch(2, Batch::Kind::kSchemaChange);
+  change.columns = {{"id", "integer"}, {"name", "text"}};
+  ASSERT_TRUE(Apply(change).ok());
+  EXPECT_THAT(Rows("SELECT attname FROM pg_attribute WHERE attrelid = 'app.items'::regclass AND "
+                   "attnum > 0 AND NOT attisdropped ORDER BY attnum"),
+              ElementsAre(TextRow{V("id")}, TextRow{V("name")}));
+}
+
+TEST_F(LoaderPgTest, KeylessDeletesRemoveExactlyAsManyRowsAsListed) {
+  Batch first = NewBatch(1);
+  first.key_columns.clear();
+  first.upserts.push_back(FullRows(first, {{V("1"), V("a"), kNull},
+                                           {V("1"), V("a"), kNull},
+                                           {V("1"), V("a"), kNull},
+                                           {V("2"), kNull, V("")},
+                                           {V("2"), kNull, V("")},
+                                           {V("2"), V(""), V("")}}));
+  ASSERT_TRUE(Apply(first).ok());
+
+  Batch second = NewBatch(2);
+  second.key_columns.clear();
+  // Two of the three (1,a,NULL); one (2,NULL,''), which must not match (2,'','').
+  second.deletes = {{V("1"), V("a"), kNull}, {V("1"), V("a"), kNull}, {V("2"), kNull, V("")}};
+  second.upserts.push_back(FullRows(second, {{V("3"), V("c"), kNull}}));
+  ASSERT_TRUE(Apply(second).ok());
+
+  EXPECT_THAT(Rows("SELECT id::text AS k, name, note FROM app.items"),
+              UnorderedElementsAreArray(std::vector<TextRow>{{V("1"), V("a"), kNull},
+                                                             {V("2"), kNull, V("")},
+                                                             {V("2"), V(""), V("")},
+                                                             {V("3"), V("c"), kNull}}));
+}
+
+TEST_F(LoaderPgTest, ApplyingTheSameBatchTwiceChangesNothing) {
+  Batch batch = NewBatch(1);
+  batch.key_columns.clear();  // Keyless: a second insert would duplicate rows.
+  batch.upserts.push_back(FullRows(batch, {{V("1"), V("a"), kNull}}));
+  ASSERT_TRUE(Apply(batch).ok());
+  ASSERT_TRUE(Apply(batch).ok());
+  EXPECT_EQ(Loader().skipped_batches(), 1u);
+  EXPECT_THAT(Rows("SELECT id::text FROM app.items"), ElementsAre(TextRow{V("1")}));
+
+  // An older LSN is skipped too.
+  Batch older = batch;
+  older.position.lsn = 5;
+  ASSERT_TRUE(Apply(older).ok());
+  EXPECT_THAT(Rows("SELECT id::text FROM app.items"), ElementsAre(TextRow{V("1")}));
+
+  absl::StatusOr<std::optional<Checkpoint>> checkpoint = Loader().GetCheckpoint("app", "items");
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  ASSERT_TRUE(checkpoint->has_value());
+  EXPECT_EQ((*checkpoint)->position.lsn, batch.position.lsn);
+  EXPECT_EQ((*checkpoint)->position.xid, batch.position.xid);
+  EXPECT_EQ((*checkpoint)->position.sequence, 1u);
+  EXPECT_EQ((*checkpoint)->position.commit_time, "2026-11-27 23:00:00.123456+00");
+  EXPECT_FALSE((*checkpoint)->applied_at.empty());
+}
+
+TEST_F(LoaderPgTest, PositionsWithoutLsnAreRecordedButNeverSkip) {
+  Batch batch = NewBatch(1);
+  batch.key_columns.clear();
+  batch.position.lsn.reset();
+  batch.upserts.push_back(FullRows(batch, {{V("1"), V("a"), kNull}}));
+  ASSERT_TRUE(Apply(batch).ok());
+  ASSERT_TRUE(Apply(batch).ok());
+  EXPECT_EQ(Loader().skipped_batches(), 0u);
+  EXPECT_EQ(Rows("SELECT id FROM app.items").size(), 2u);
+  absl::StatusOr<std::optional<Checkpoint>> checkpoint = Loader().GetCheckpoint("app", "items");
+  ASSERT_TRUE(checkpoint.ok() && checkpoint->has_value());
+  EXPECT_FALSE((*checkpoint)->position.lsn.has_value());
+  EXPECT_EQ((*checkpoint)->position.xid, 501u);
+  absl::StatusOr<std::optional<Checkpoint>> none = Loader().GetCheckpoint("app", "other");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(LoaderPgTest, HostileIdentifiersAndValuesRoundTrip) {
+  Batch batch = NewBatch(1);
+  batch.schema = "We\"ird Schema";
+  batch.table = "select";
+  batch.columns = {{"order", "integer"}, {"a\"b c", "text"}, {"Spaß ünï 名前", "character varying"},
+                   {"From", "jsonb"}};
+  batch.key_columns = {"order"};
+  const std::vector<std::vector<Datum>> rows = {
+      {V("1"), V("O'Brien"), V("line1\nline2\r\n"), V("{\"k\": \"v,\\\"q\\\"\"}")},
+      {V("2"), V(""), kNull, kNull},
+      {V("3"), V("comma, \"quoted\" and \\backslash\\N"), V("  spaces  "), V("[]")},
+      {V("4"), V("NULL"), V("\\."), V("null")},
+      {V("5"), V("ünïcödé 😀"), V("'"), V("{}")},
+  };
+  batch.upserts.push_back(FullRows(batch, rows));
+  absl::Status status = Apply(batch);
+  ASSERT_TRUE(status.ok()) << status;
+  std::vector<TextRow> expected;
+  for (const auto& row : rows) expected.push_back(TextRow(row.begin(), row.end()));
+  EXPECT_EQ(Rows("SELECT \"order\"::text, \"a\"\"b c\", \"Spaß ünï 名前\", \"From\"::text FROM "
+                 "\"We\"\"ird Schema\".\"select\" ORDER BY 1"),
+            expected);
+  // The same batch again (same LSN) is a no-op, even with these names.
+  ASSERT_TRUE(Apply(batch).ok());
+  EXPECT_EQ(Loader().skipped_batches(), 1u);
+}
+
+TEST_F(LoaderPgTest, OverlongIdentifierIsAClearError) {
+  Batch batch = NewBatch(1);
+  batch.table = std::string(200, 't');
+  batch.upserts.push_back(FullRows(batch, {{V("1"), V("a"), kNull}}));
+  absl::Status status = Apply(batch);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("200 bytes"));
+  EXPECT_THAT(status.message(), HasSubstr("batch 1 (lsn 0/3E9"));
+}
+
+TEST_F(LoaderPgTest, FailuresNameTableBatchAndStatement) {
+  Batch batch = NewBatch(1);
+  batch.upserts.push_back(FullRows(batch, {{V("not a number"), V("a"), kNull}}));
+  absl::Status status = Apply(batch);
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), HasSubstr("table app.items batch 1 (lsn 0/3E9, commit 1, xid 501)"));
+  EXPECT_THAT(status.message(), HasSubstr("COPY of "));
+  EXPECT_THAT(status.message(), HasSubstr("invalid input syntax for type integer"));
+  // Nothing was applied, not even the table's creation.
+  EXPECT_TRUE(Rows("SELECT 1 FROM pg_class WHERE relname = 'items'").empty());
+}
+
+// Kills the loader's backend right before the statement of `kind` runs, once.
+class LoaderKillTest : public LoaderPgTest,
+                       public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(LoaderKillTest, LostConnectionIsRetriedAndAppliedExactlyOnce) {
+  bool killed = false;
+  options_.before_statement = [&](absl::string_view kind) {
+    if (killed || kind != GetParam()) return;
+    killed = true;
+    absl::Status status = db_->Exec(absl::StrCat(
+        "SELECT pg_terminate_backend(", loader_->backend_pid(), ")"));
+    ASSERT_TRUE(status.ok()) << status;
+    // Wait until the backend is gone, so the next statement surely fails.
+    for (int i = 0; i < 500; ++i) {
+      if (Rows(absl::StrCat("SELECT 1 FROM pg_stat_activity WHERE pid = ",
+                            loader_->backend_pid())).empty()) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  };
+  Batch batch = NewBatch(1);
+  batch.key_columns.clear();  // Keyless: applying twice would duplicate.
+  batch.upserts.push_back(FullRows(batch, {{V("1"), V("a"), kNull}, {V("2"), V("b"), kNull}}));
+  absl::Status status = Apply(batch);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(killed);
+  EXPECT_EQ(Loader().retries(), 1u);
+  EXPECT_THAT(Rows("SELECT id::text FROM app.items"),
+              UnorderedElementsAreArray(std::vector<TextRow>{{V("1")}, {V("2")}}));
+  EXPECT_THAT(Rows("SELECT lsn::text FROM re_dms.re_dms_checkpoints"), ElementsAre(TextRow{V("1001")}));
+}
+
+INSTANTIATE_TEST_SUITE_P(AtEveryStage, LoaderKillTest,
+                         ::testing::Values("BEGIN", "COPY", "INSERT", "checkpoint", "COMMIT"));
+
+}  // namespace
+}  // namespace re_dms
