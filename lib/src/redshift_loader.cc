@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -139,43 +138,41 @@ absl::Status RedshiftLoader::EnsureConnected() {
 
 absl::Status RedshiftLoader::Apply(const StagedBatch& staged) {
   const std::string context = BatchContext(staged.batch);
-  absl::Status names = CheckBatchNames(
-      dialect_ == TargetDialect::kDetect ? TargetDialect::kRedshift : dialect_, staged);
+  absl::Status names = CheckBatchNames(dialect_, staged);
   if (!names.ok()) return WithContext(names, context);
-  absl::Duration backoff = options_.initial_backoff;
-  absl::BitGen random;
-  absl::Status last;
-  // Widening VARCHARs restarts the transaction; it can happen at most once
-  // per column per doubling, so it does not count against max_attempts.
-  int widenings = 0;
-  const int max_attempts = std::max(1, options_.max_attempts);
-  for (int attempt = 1;;) {
-    absl::Status status = EnsureConnected();
+  absl::Status status = RunWithRetries(
+      options_.retry,
+      [&]() -> absl::Status {
+        absl::Status attempt = EnsureConnected();
+        if (attempt.ok()) attempt = ApplyWithWidening(staged);
+        if (attempt.ok()) return attempt;
+        if (session_ != nullptr && session_->connection->IsHealthy()) {
+          // A failed statement leaves the transaction aborted.
+          session_->connection->Exec("ROLLBACK").IgnoreError();
+        } else {
+          session_.reset();
+        }
+        if (IsRetryablePgError(attempt)) ++retries_;
+        return attempt;
+      },
+      IsRetryablePgError);
+  if (!status.ok()) return WithContext(status, context);
+  return absl::OkStatus();
+}
+
+absl::Status RedshiftLoader::ApplyWithWidening(const StagedBatch& staged) {
+  // Each round at least doubles one column, from 256 up to 65535 bytes.
+  constexpr int kMaxRounds = 16;
+  for (int round = 0; round < kMaxRounds; ++round) {
     std::vector<std::pair<std::string, int64_t>> widen;
-    if (status.ok()) status = ApplyOnce(staged, &widen);
-    if (status.ok() && widen.empty()) return absl::OkStatus();
-    if (status.ok()) {
-      for (const auto& [column, bytes] : widen) {
-        status = session_->connection->Exec(WidenVarcharSql(staged.batch, column, bytes));
-        if (!status.ok()) break;
-      }
-      if (status.ok() && ++widenings <= 32) continue;
-      if (status.ok()) status = absl::InternalError("VARCHAR widening did not converge");
+    absl::Status status = ApplyOnce(staged, &widen);
+    if (!status.ok() || widen.empty()) return status;
+    for (const auto& [column, bytes] : widen) {
+      status = session_->connection->Exec(WidenVarcharSql(staged.batch, column, bytes));
+      if (!status.ok()) return WithContext(status, absl::StrCat("widening column ", column));
     }
-    if (!status.ok() && session_ != nullptr && session_->connection->IsHealthy()) {
-      // Best effort: a failed statement left the transaction aborted.
-      session_->connection->Exec("ROLLBACK").IgnoreError();
-    }
-    last = WithContext(status, context);
-    if (!IsRetryablePgError(status) || attempt >= max_attempts) return last;
-    if (session_ != nullptr && !session_->connection->IsHealthy()) session_.reset();
-    ++retries_;
-    ++attempt;
-    // Full jitter: sleep a random time up to the current backoff.
-    absl::SleepFor(absl::Nanoseconds(
-        absl::Uniform<int64_t>(random, 0, absl::ToInt64Nanoseconds(backoff) + 1)));
-    backoff = std::min(backoff * 2, options_.max_backoff);
   }
+  return absl::InternalError("VARCHAR widening did not settle");
 }
 
 absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged,

@@ -41,6 +41,7 @@
 #include "absl/time/time.h"
 #include "re_dms/aws_credentials.h"
 #include "re_dms/loader.h"
+#include "re_dms/retry.h"
 #include "re_dms/staged_batch.h"
 #include "re_dms/type_mapping.h"
 
@@ -105,10 +106,9 @@ struct RedshiftLoaderOptions {
   // Layout overrides per target table, keyed by `schema.table` (unquoted).
   std::map<std::string, RedshiftTableLayout> layouts;
 
-  // Retries of the whole transaction on retryable failures.
-  int max_attempts = 5;
-  absl::Duration initial_backoff = absl::Milliseconds(200);
-  absl::Duration max_backoff = absl::Seconds(30);
+  // Retries of the whole transaction on connection loss and serialization
+  // failures.
+  RetryPolicy retry;
 
   // Test hook: called with the statement kind just before each statement of
   // the batch transaction runs (e.g. to terminate the backend mid-batch).
@@ -140,8 +140,10 @@ class RedshiftLoader : public Loader {
   RedshiftLoader(RedshiftLoaderOptions options, std::unique_ptr<StagedFileSource> source);
 
   absl::Status EnsureConnected();
-  // One attempt: the whole transaction. Sets *widen when Redshift VARCHARs
-  // must grow first (done outside the transaction, then retried).
+  // One attempt: the transaction, restarted after widening VARCHARs if needed.
+  absl::Status ApplyWithWidening(const StagedBatch& batch);
+  // The whole transaction. Sets *widen (and rolls back) when Redshift VARCHARs
+  // must grow first, which has to happen outside a transaction block.
   absl::Status ApplyOnce(const StagedBatch& batch,
                          std::vector<std::pair<std::string, int64_t>>* widen);
 
