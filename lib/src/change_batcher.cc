@@ -222,8 +222,9 @@ class ChangeBatcher::Table {
     FindOrAdd(encoded_row, now, State::kUpsert, /*existed=*/true).count += delta;
   }
 
-  // The buffered rows as a batch; empties the buffer.
-  Batch Emit(const SourcePosition& position) {
+  // Appends the buffered rows as a batch, unless they cancelled out; empties
+  // the buffer.
+  void Emit(const SourcePosition& position, std::vector<Batch>* ready) {
     Batch batch = NewBatch(Batch::Kind::kRows, position);
     batch.bytes = bytes();
     if (keyless()) {
@@ -232,19 +233,25 @@ class ChangeBatcher::Table {
       EmitKeyed(&batch);
     }
     Discard();
-    return batch;
+    if (batch.row_count() > 0) Push(std::move(batch), ready);
   }
 
-  Batch NewBatch(Batch::Kind kind, const SourcePosition& position) {
+  // A batch of this table, without rows or sequence.
+  Batch NewBatch(Batch::Kind kind, const SourcePosition& position) const {
     Batch batch;
     batch.schema = schema_;
     batch.table = name_;
-    batch.sequence = ++sequence_;
     batch.kind = kind;
     batch.position = position;
     batch.columns = columns_;
     batch.key_columns = key_.columns;
     return batch;
+  }
+
+  // Appends `batch` as the table's next in sequence.
+  void Push(Batch batch, std::vector<Batch>* ready) {
+    batch.sequence = ++sequence_;
+    ready->push_back(std::move(batch));
   }
 
   void Discard() {
@@ -457,7 +464,7 @@ absl::Status ChangeBatcher::Commit(const Record& record, std::vector<Batch>* rea
   for (Table* table : touched_) {
     if (table->has_pending() &&
         (table->rows() >= options_.max_rows || table->bytes() >= options_.max_bytes)) {
-      ready->push_back(table->Emit(position_));
+      table->Emit(position_, ready);
     }
   }
   touched_.clear();
@@ -519,7 +526,7 @@ absl::Status ChangeBatcher::Truncate(const Record& record, std::vector<Batch>* r
     Batch batch = (*table)->NewBatch(Batch::Kind::kTruncate, position_);
     batch.restart_seqs = record.restart_seqs;
     batch.cascade = record.cascade;
-    ready->push_back(std::move(batch));
+    (*table)->Push(std::move(batch), ready);
   }
   return absl::OkStatus();
 }
@@ -546,7 +553,7 @@ absl::Status ChangeBatcher::Change(const Record& record, std::vector<Batch>* rea
                               : ApplyToKeyed(record, table, now);
   }
   if (!status.ok()) return Annotate(status, Where(record, record.table));
-  if (table->bytes() >= options_.max_bytes) ready->push_back(table->Emit(position_));
+  if (table->bytes() >= options_.max_bytes) table->Emit(position_, ready);
   return absl::OkStatus();
 }
 
@@ -581,13 +588,13 @@ absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vecto
   if (!table->columns_known()) return table->Reshape(std::move(columns), table->key());
 
   // The column set changed: rows buffered so far have the old shape.
-  if (table->has_pending()) ready->push_back(table->Emit(position_));
+  if (table->has_pending()) table->Emit(position_, ready);
   keys_->Invalidate(record.table.schema, record.table.name);
   absl::StatusOr<TableKey> key = keys_->Lookup(record.table.schema, record.table.name);
   if (!key.ok()) return key.status();
   absl::Status reshaped = table->Reshape(std::move(columns), *std::move(key));
   if (!reshaped.ok()) return reshaped;
-  ready->push_back(table->NewBatch(Batch::Kind::kSchemaChange, position_));
+  table->Push(table->NewBatch(Batch::Kind::kSchemaChange, position_), ready);
   return absl::OkStatus();
 }
 
@@ -753,7 +760,7 @@ absl::Status ChangeBatcher::FlushExpired(absl::Time now, std::vector<Batch>* rea
   for (Table* table : table_order_) {
     if (!table->has_pending() || now - table->oldest() < options_.max_age) continue;
     if (in_transaction_ && table->touched_in == transaction_ordinal_) continue;
-    ready->push_back(table->Emit(position_));
+    table->Emit(position_, ready);
   }
   return absl::OkStatus();
 }
@@ -767,7 +774,7 @@ absl::Status ChangeBatcher::FlushAll(std::vector<Batch>* ready) {
                      "); its changes are not committed, so nothing is flushed"));
   }
   for (Table* table : table_order_) {
-    if (table->has_pending()) ready->push_back(table->Emit(position_));
+    if (table->has_pending()) table->Emit(position_, ready);
   }
   return absl::OkStatus();
 }
