@@ -22,6 +22,17 @@ enum class Scan { kOk, kMore, kBad };
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// The bytes that end a bare (unquoted) identifier: the delimiters around
+// names in test_decoding's output, and quotes, which quote_identifier() never
+// leaves in a bare name.
+constexpr struct ByteSet {
+  constexpr explicit ByteSet(absl::string_view members) : contains() {
+    for (char c : members) contains[static_cast<unsigned char>(c)] = true;
+  }
+  constexpr bool operator[](unsigned char c) const { return contains[c]; }
+  bool contains[256];
+} kEndsBareIdentifier(".,:[ \n\"'");
+
 // Escapes bytes so that an excerpt of arbitrary input reads as one line of
 // ASCII in an error message.
 std::string Excerpt(const char* begin, const char* end, const char* at) {
@@ -127,10 +138,13 @@ class RecordScanner {
 
   // Whether the input at p_ starts with `text`; kMore when the buffered bytes
   // are a proper prefix of it.
+  // The texts are a few bytes long: a plain loop beats a call to memcmp.
   Match Peek(absl::string_view text) const {
     size_t available = static_cast<size_t>(end_ - p_);
     size_t n = available < text.size() ? available : text.size();
-    if (std::memcmp(p_, text.data(), n) != 0) return Match::kNo;
+    for (size_t i = 0; i < n; ++i) {
+      if (p_[i] != text[i]) return Match::kNo;
+    }
     return n == text.size() ? Match::kYes : Match::kMore;
   }
 
@@ -239,7 +253,7 @@ class RecordScanner {
       return Scan::kOk;
     }
     const char* start = p_;
-    while (p_ < end_ && std::strchr(".,:[ \n\"'", *p_) == nullptr) ++p_;
+    while (p_ < end_ && !kEndsBareIdentifier[static_cast<unsigned char>(*p_)]) ++p_;
     if (p_ == end_) return Scan::kMore;
     if (p_ == start) return Fail(p_, "expected an identifier");
     *out = absl::string_view(start, p_ - start);
@@ -499,7 +513,8 @@ class RecordScanner {
 
   Scan ScanColumn(Column* column) {
     RE_DMS_SCAN_OR_RETURN(ScanIdentifier(&column->name));
-    RE_DMS_SCAN_OR_RETURN(Expect("["));
+    if (*p_ != '[') return Fail(p_, "expected \"[\" after a column name");
+    ++p_;
     RE_DMS_SCAN_OR_RETURN(ScanType(&column->type));
     RE_DMS_SCAN_OR_RETURN(ScanValue(column));
     if (p_ == end_) return Scan::kMore;
@@ -512,29 +527,27 @@ class RecordScanner {
   }
 
   // format_type_be() text, p_ just past '['. It ends at the ']' followed by
-  // ':' outside double quotes (`integer[]`, `"odd]:type"`).
+  // ':' outside double quotes (`integer[]`, `"odd]:type"`). Types are short,
+  // so a byte loop beats memchr here.
   Scan ScanType(absl::string_view* type) {
     const char* start = p_;
-    const char* s = p_;
-    for (;;) {
-      const char* close = static_cast<const char*>(std::memchr(s, ']', end_ - s));
-      if (close == nullptr) return Scan::kMore;
-      const char* quote = static_cast<const char*>(std::memchr(s, '"', close - s));
-      if (quote != nullptr) {
-        p_ = quote;
+    for (const char* s = p_;; ++s) {
+      if (s == end_) return Scan::kMore;
+      if (*s == '"') {
+        p_ = s;
         absl::string_view ignored;
         bool has_doubled;
         RE_DMS_SCAN_OR_RETURN(ScanQuoted('"', &ignored, &has_doubled));
-        s = p_;
+        s = p_ - 1;
         continue;
       }
-      if (close + 1 == end_) return Scan::kMore;
-      if (close[1] == ':') {
-        *type = absl::string_view(start, close - start);
-        p_ = close + 2;
+      if (*s != ']') continue;
+      if (s + 1 == end_) return Scan::kMore;
+      if (s[1] == ':') {
+        *type = absl::string_view(start, s - start);
+        p_ = s + 2;
         return Scan::kOk;
       }
-      s = close + 1;
     }
   }
 
