@@ -263,4 +263,33 @@ absl::Status FitValueForRedshift(const RedshiftType& type, OverflowPolicy policy
   }
 }
 
+bool RedshiftValueFormatter::Formats(const ColumnDef& column) const {
+  switch (RedshiftTypeFor(column.type, options_).family) {
+    case Family::kNumeric:
+    case Family::kDate:
+    case Family::kTimestamp:
+    case Family::kTimestamptz:
+    case Family::kVarbyte:
+    case Family::kVarchar:
+    case Family::kChar:
+    case Family::kSuper:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status RedshiftValueFormatter::Format(const ColumnDef& column, absl::string_view text,
+                                            std::string* out) const {
+  std::string value(text);
+  uint64_t truncated = 0;
+  absl::Status status = FitValueForRedshift(RedshiftTypeFor(column.type, options_),
+                                            options_.overflow, absl::StrCat("column ", column.name),
+                                            &value, &truncated);
+  if (!status.ok()) return absl::InvalidArgumentError(status.message());
+  truncated_ += truncated;
+  out->append(value);
+  return absl::OkStatus();
+}
+
 }  // namespace re_dms

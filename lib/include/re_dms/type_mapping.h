@@ -15,11 +15,13 @@
 #ifndef RE_DMS_TYPE_MAPPING_H_
 #define RE_DMS_TYPE_MAPPING_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "re_dms/value_formatter.h"
 
 namespace re_dms {
 
@@ -93,6 +95,28 @@ absl::Status FitValueForRedshift(const RedshiftType& type, OverflowPolicy policy
 // The longest prefix of `text` of at most `max_bytes` bytes that ends on a
 // UTF-8 character boundary.
 absl::string_view TruncateUtf8(absl::string_view text, size_t max_bytes);
+
+// The CsvWriter hook for Redshift-bound files: applies FitValueForRedshift to
+// every value of the columns whose type needs it (numeric, dates, bytea,
+// strings and SUPER), so the file holds what Redshift loads as the same value
+// and the overflow policy is enforced before upload -- Redshift's COPY would
+// otherwise round numerics silently (it truncates to the column's scale unless
+// ROUNDEC) or reject the whole load.
+class RedshiftValueFormatter final : public ValueFormatter {
+ public:
+  explicit RedshiftValueFormatter(TypeMappingOptions options) : options_(options) {}
+
+  bool Formats(const ColumnDef& column) const override;
+  absl::Status Format(const ColumnDef& column, absl::string_view text,
+                      std::string* out) const override;
+
+  // Values shortened under OverflowPolicy::kTruncate so far.
+  uint64_t truncated_values() const { return truncated_.load(); }
+
+ private:
+  TypeMappingOptions options_;
+  mutable std::atomic<uint64_t> truncated_{0};
+};
 
 }  // namespace re_dms
 
