@@ -124,6 +124,9 @@ class ChangeBatcher::Table {
   const std::vector<ColumnDef>& columns() const { return columns_; }
 
   uint64_t touched_in = 0;  // Ordinal of the last transaction that changed it.
+  // The last commit completed when the oldest buffered change arrived: every
+  // change of the table up to it has been emitted. Meaningful while pending.
+  SourcePosition pending_since;
   std::vector<Value> scratch_row;  // Reused for each incoming row.
 
   // Sets the key as KeyColumns reported it, before the shape is known.
@@ -407,6 +410,18 @@ uint64_t ChangeBatcher::buffered_bytes() const {
   return bytes;
 }
 
+std::optional<SourcePosition> ChangeBatcher::oldest_buffered_position() const {
+  const SourcePosition* oldest = nullptr;
+  for (const Table* table : table_order_) {
+    if (table->has_pending() &&
+        (oldest == nullptr || table->pending_since.sequence < oldest->sequence)) {
+      oldest = &table->pending_since;
+    }
+  }
+  if (oldest == nullptr) return std::nullopt;
+  return *oldest;
+}
+
 std::string ChangeBatcher::Where(const Record& record, TableRef table) const {
   std::optional<uint32_t> xid = record.xid ? record.xid : transaction_xid_;
   return absl::StrCat(RecordKindName(record.kind), " on table ",
@@ -549,6 +564,7 @@ absl::Status ChangeBatcher::Change(const Record& record, std::vector<Batch>* rea
     }
     // The clock matters only for a table's first buffered change.
     const absl::Time now = table->has_pending() ? absl::InfinitePast() : options_.clock();
+    if (!table->has_pending()) table->pending_since = position_;
     status = table->keyless() ? ApplyToMultiset(record, table, now)
                               : ApplyToKeyed(record, table, now);
   }

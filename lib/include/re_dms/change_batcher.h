@@ -121,6 +121,15 @@ class ChangeBatcher {
   // Bytes buffered over all tables.
   uint64_t buffered_bytes() const;
 
+  // The last commit completed in the stream (sequence 0 before the first).
+  const SourcePosition& position() const { return position_; }
+
+  // The last commit that had completed when the oldest change still buffered
+  // arrived, so every change up to and including that commit has been
+  // emitted; nullopt when nothing is buffered (then position() is that
+  // bound). The pipeline's durable position never passes it. O(tables).
+  std::optional<SourcePosition> oldest_buffered_position() const;
+
  private:
   class Table;
   ChangeBatcher(BatcherOptions options, TableFilter filter, KeyColumns* keys);
