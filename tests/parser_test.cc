@@ -142,14 +142,14 @@ TEST(ParserTest, TransactionFraming) {
 TEST(ParserTest, InsertWithEveryKindOfValue) {
   Outcome out = ParseEverySplit(
       "table public.t: INSERT: id[integer]:1 f[double precision]:NaN g[real]:-Infinity "
-      "h[numeric]:Infinity b[boolean]:true bits[bit varying]:B'1010' n[text]:null "
+      "h[numeric]:Infinity b[boolean]:true bits[bit varying]:B'1010' e2[bit]:B'' n[text]:null "
       "s[text]:'O''Brien' e[text]:'' w[text]:'null' bs[text]:'a\\b\\\\c' "
       "big[text]:unchanged-toast-datum\n");
   ASSERT_TRUE(out.status.ok()) << out.status;
   EXPECT_THAT(out.records,
               ElementsAre("insert public|t {id[integer]=<1> f[double precision]=<NaN> "
                           "g[real]=<-Infinity> h[numeric]=<Infinity> b[boolean]=<true> "
-                          "bits[bit varying]=<B'1010'> n[text]=NULL s[text]=<O'Brien> "
+                          "bits[bit varying]=<1010> e2[bit]=<> n[text]=NULL s[text]=<O'Brien> "
                           "e[text]=<> w[text]=<null> bs[text]=<a\\b\\\\c> big[text]=TOAST} @0:1"));
 }
 

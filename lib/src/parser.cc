@@ -552,7 +552,8 @@ class RecordScanner {
   }
 
   // print_literal()'s output: 'quoted' with ' doubled, or bare for numbers,
-  // booleans and bit strings, or `null` / `unchanged-toast-datum`.
+  // booleans and B'bit strings', or `null` / `unchanged-toast-datum`. The
+  // text kept is the type output function's: unquoted, undoubled, B'' gone.
   Scan ScanValue(Column* column) {
     if (p_ == end_) return Scan::kMore;
     if (*p_ == '\'') {
@@ -576,6 +577,10 @@ class RecordScanner {
       column->kind = ValueKind::kUnchangedToast;
     } else {
       column->kind = ValueKind::kText;
+      // bit and varbit print as B'0101'; the value is what is quoted.
+      if (bare.size() >= 3 && bare[0] == 'B' && bare[1] == '\'' && bare.back() == '\'') {
+        bare = bare.substr(2, bare.size() - 3);
+      }
       column->text = bare;
     }
     return Scan::kOk;

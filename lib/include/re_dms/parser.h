@@ -24,6 +24,12 @@
 //   }
 //   return parser.Finish();
 //
+// Column values come out as the type's output function printed them: quotes
+// removed and '' undoubled (backslashes stay), and bit strings' B'...' wrapper
+// removed (`B'0101'` -> `0101`), since that is test_decoding's quoting, not
+// the value. Booleans stay `true`/`false` as test_decoding spells them (their
+// ::text form; the output function would say t/f).
+//
 // Errors name the byte offset in the stream, the 1-based line, the table when
 // known, and an excerpt of the input with unprintable bytes escaped. Bytes are
 // never validated as UTF-8: values pass through exactly as PostgreSQL wrote
