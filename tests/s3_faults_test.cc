@@ -1,0 +1,196 @@
+// The S3 client and S3Uploader through tests/tools/fault_proxy.py, which
+// fails a seeded share of requests in front of the local S3 server: uploads
+// must still complete with the right content, and a 403 must fail at once.
+// Content is checked with a second client that talks to the server directly.
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "re_dms/s3_client.h"
+#include "re_dms/s3_uploader.h"
+#include "tests/tools/s3_scratch.h"
+#include "tests/tools/tool_process.h"
+#include <nlohmann/json.hpp>
+
+namespace re_dms {
+namespace {
+
+using ::testing::HasSubstr;
+using re_dms::testing::MakeTestS3Client;
+using re_dms::testing::ReadObject;
+using re_dms::testing::TestS3Endpoint;
+using re_dms::testing::ToolProcess;
+using re_dms::testing::UniqueBucketName;
+
+constexpr char kProxy[] = "tests/tools/fault_proxy.py";
+
+std::string RandomBytes(size_t size, uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::string bytes(size, '\0');
+  for (char& byte : bytes) byte = static_cast<char>(generator());
+  return bytes;
+}
+
+class S3FaultsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::string> endpoint = TestS3Endpoint();
+    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+    endpoint_ = *endpoint;
+    S3ClientOptions direct_options;
+    direct_options.endpoint = endpoint_;
+    absl::StatusOr<std::unique_ptr<S3Client>> direct = MakeTestS3Client(direct_options);
+    ASSERT_TRUE(direct.ok()) << direct.status();
+    direct_ = *std::move(direct);
+    bucket_ = UniqueBucketName("re-dms-faults");
+    absl::Status created = direct_->CreateBucket(bucket_);
+    ASSERT_TRUE(created.ok()) << created;
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    scratch_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", bucket_);
+    std::filesystem::create_directories(scratch_);
+  }
+  void TearDown() override { std::filesystem::remove_all(scratch_); }
+
+  // Starts the proxy in front of the server with `args` and returns a client
+  // that goes through it: stalls are abandoned after a second, retries come
+  // quickly and many.
+  std::unique_ptr<S3Client> ClientThroughProxy(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"--upstream", endpoint_, "--stall-seconds", "4"};
+    all.insert(all.end(), args.begin(), args.end());
+    absl::StatusOr<std::unique_ptr<ToolProcess>> proxy = ToolProcess::Start(kProxy, all);
+    EXPECT_TRUE(proxy.ok()) << proxy.status();
+    if (!proxy.ok()) return nullptr;
+    proxy_ = *std::move(proxy);
+    S3ClientOptions options;
+    options.endpoint = proxy_->url();
+    options.low_speed_bytes_per_second = 1024;
+    options.low_speed_time = absl::Seconds(1);
+    options.retry.max_attempts = 30;
+    options.retry.initial_backoff = absl::Milliseconds(10);
+    options.retry.max_backoff = absl::Milliseconds(200);
+    options.retry.deadline = absl::Minutes(1);
+    options.multipart_threshold = 5 << 20;
+    options.part_size = 5 << 20;
+    options.max_parts_in_flight = 4;
+    absl::StatusOr<std::unique_ptr<S3Client>> client = MakeTestS3Client(options);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? *std::move(client) : nullptr;
+  }
+
+  nlohmann::json ProxyStats() {
+    absl::StatusOr<std::string> stats = proxy_->Get("/__stats");
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    return stats.ok() ? nlohmann::json::parse(*stats) : nlohmann::json::object();
+  }
+
+  std::string WriteLocal(const std::string& name, const std::string& content) {
+    const std::string path = absl::StrCat(scratch_, "/", name);
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
+
+  void ExpectObject(const std::string& key, const std::string& content) {
+    absl::StatusOr<std::string> stored = ReadObject(*direct_, bucket_, key);
+    ASSERT_TRUE(stored.ok()) << key << ": " << stored.status();
+    EXPECT_EQ(stored->size(), content.size()) << key;
+    EXPECT_TRUE(*stored == content) << key << " has the wrong content";
+  }
+
+  std::string endpoint_;
+  std::unique_ptr<S3Client> direct_;
+  std::string bucket_;
+  std::string scratch_;
+  std::unique_ptr<ToolProcess> proxy_;
+};
+
+TEST_F(S3FaultsTest, SinglePutsCompleteUnderThirtyPercentFailures) {
+  std::unique_ptr<S3Client> client =
+      ClientThroughProxy({"--fail-rate", "0.3", "--seed", "7", "--modes", "500,503,drop,stall"});
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 24; ++i) {
+    const std::string key = absl::StrCat("single/object-", i);
+    const std::string content = RandomBytes(64 << 10, i);
+    absl::StatusOr<S3PutResult> put =
+        i % 2 == 0 ? client->PutObject(bucket_, key, content)
+                   : client->PutFile(bucket_, key, WriteLocal(absl::StrCat("f", i), content));
+    ASSERT_TRUE(put.ok()) << key << ": " << put.status();
+    ExpectObject(key, content);
+  }
+  // Every kind of failure was injected, and each was retried past.
+  const nlohmann::json stats = ProxyStats();
+  for (const char* mode : {"500", "503", "drop", "stall"}) {
+    EXPECT_GT(stats.value(mode, 0), 0) << "mode " << mode << " never injected: " << stats.dump();
+  }
+  EXPECT_GE(stats.value("forwarded", 0), 24);
+}
+
+TEST_F(S3FaultsTest, MultipartUploadCompletesUnderThirtyPercentFailures) {
+  std::unique_ptr<S3Client> client =
+      ClientThroughProxy({"--fail-rate", "0.3", "--seed", "11", "--modes", "500,503,drop,stall"});
+  ASSERT_NE(client, nullptr);
+  const std::string content = RandomBytes((23 << 20) + 12345, 99);
+  const std::string path = WriteLocal("large.bin", content);
+  absl::StatusOr<S3PutResult> put = client->PutFile(bucket_, "multipart/large.bin", path);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->parts, 5);
+  EXPECT_EQ(put->size, content.size());
+  ExpectObject("multipart/large.bin", content);
+  const nlohmann::json stats = ProxyStats();
+  EXPECT_GT(stats.value("requests", 0), stats.value("forwarded", 0)) << stats.dump();
+}
+
+TEST_F(S3FaultsTest, UploaderBatchCompletesUnderFailures) {
+  std::unique_ptr<S3Client> client =
+      ClientThroughProxy({"--fail-rate", "0.3", "--seed", "5", "--modes", "500,503,drop,stall"});
+  ASSERT_NE(client, nullptr);
+  StagedBatch staged;
+  staged.batch.schema = "public";
+  staged.batch.table = "t";
+  staged.batch.sequence = 3;
+  std::vector<std::string> contents;
+  StagedFile file;
+  for (int i = 0; i < 12; ++i) {
+    contents.push_back(RandomBytes(20000 + i, 1000 + i));
+    file.local_paths.push_back(
+        WriteLocal(absl::StrFormat("public.t.000000000003.upsert-0.part%05d.csv", i + 1), contents.back()));
+  }
+  file.local_manifest_path = WriteLocal("public.t.000000000003.upsert-0.manifest.json", "{}");
+  staged.files.push_back(file);
+  S3UploaderOptions options;
+  options.bucket = bucket_;
+  options.prefix = "faulty";
+  ASSERT_TRUE(MakeS3Uploader(client.get(), options)->Upload(&staged).ok());
+  ASSERT_EQ(staged.files[0].s3_uris.size(), contents.size());
+  const std::string uri_prefix = absl::StrCat("s3://", bucket_, "/");
+  for (size_t i = 0; i < contents.size(); ++i) {
+    ExpectObject(staged.files[0].s3_uris[i].substr(uri_prefix.size()), contents[i]);
+  }
+  absl::StatusOr<std::string> manifest =
+      ReadObject(*direct_, bucket_, staged.files[0].s3_manifest_uri.substr(uri_prefix.size()));
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(nlohmann::json::parse(*manifest)["entries"].size(), contents.size());
+}
+
+TEST_F(S3FaultsTest, SignatureMismatchFailsAfterOneAttempt) {
+  std::unique_ptr<S3Client> client = ClientThroughProxy({"--forbid"});
+  ASSERT_NE(client, nullptr);
+  absl::StatusOr<S3PutResult> put = client->PutObject(bucket_, "forbidden/key", "payload");
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kPermissionDenied) << put.status();
+  EXPECT_THAT(put.status().message(), HasSubstr("SignatureDoesNotMatch"));
+  EXPECT_THAT(put.status().message(), HasSubstr("forbidden/key"));
+  EXPECT_EQ(ProxyStats().value("requests", 0), 1);
+}
+
+}  // namespace
+}  // namespace re_dms
