@@ -97,20 +97,6 @@ compare_report() {
   return "$status"
 }
 
-# Polls until compare_all_equal holds or $3 seconds pass; on timeout prints
-# compare_report and returns 1.
-compare_wait_equal() {
-  local src=$1 tgt=$2 timeout=$3
-  local deadline=$((SECONDS + timeout))
-  while ((SECONDS < deadline)); do
-    if compare_all_equal "$src" "$tgt"; then return 0; fi
-    sleep 0.5
-  done
-  echo "target did not equal the source within ${timeout}s:"
-  compare_report "$src" "$tgt"
-  return 1
-}
-
 # The target table for a source table: by default the same schema and name.
 # Callers that load into one schema set COMPARE_TARGET_SCHEMA.
 compare_target_name() {
