@@ -94,6 +94,9 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
     while (!message.empty() && message.back() == '\n') message.pop_back();
     return absl::UnavailableError(absl::StrCat("connecting to the target failed: ", message));
   }
+  // Notices (e.g. "schema ... already exists, skipping") would go to stderr;
+  // they carry nothing the loader acts on.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   std::unique_ptr<PgConnection> connection(new PgConnection(conn));
   absl::Status timeout = connection->Exec(absl::StrCat(
       "SET statement_timeout = ", absl::ToInt64Milliseconds(options.statement_timeout)));
