@@ -1,0 +1,512 @@
+#include "re_dms/pipeline.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <deque>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "lib/src/progress_tracker.h"
+
+namespace re_dms {
+namespace {
+
+// "commit #12 (xid 734, at 2024-05-01 10:00:00.1+00)", for error messages.
+std::string DescribePosition(const SourcePosition& position) {
+  if (position.sequence == 0) return "before the first commit";
+  std::string text = absl::StrCat("commit #", position.sequence);
+  std::vector<std::string> details;
+  if (position.lsn) details.push_back(absl::StrCat("lsn ", *position.lsn));
+  if (position.xid) details.push_back(absl::StrCat("xid ", *position.xid));
+  if (!position.commit_time.empty()) details.push_back(absl::StrCat("at ", position.commit_time));
+  if (!details.empty()) absl::StrAppend(&text, " (", absl::StrJoin(details, ", "), ")");
+  return text;
+}
+
+// Prefixes `status` with the batch and stage it concerns, keeping its code.
+absl::Status InBatch(const absl::Status& status, const Batch& batch, absl::string_view stage) {
+  return absl::Status(
+      status.code(),
+      absl::StrCat("table ", batch.schema, ".", batch.table, ", batch ", batch.sequence,
+                   " (through ", DescribePosition(batch.position), "), ", stage, ": ",
+                   status.message()));
+}
+
+bool IsChange(RecordKind kind) {
+  return kind == RecordKind::kInsert || kind == RecordKind::kUpdate ||
+         kind == RecordKind::kDelete || kind == RecordKind::kTruncate;
+}
+
+// test_decoding's `(at ...)` text, e.g. `2017-05-10 12:07:21.272494-04`.
+std::optional<absl::Time> ParseCommitTime(absl::string_view text) {
+  std::string zoned(text);
+  // The offset is printed as `-04` or `+05:30`; absl's %Ez wants `hh:mm`.
+  const size_t sign = zoned.find_last_of("+-");
+  if (sign != std::string::npos && sign > 10 && zoned.size() - sign == 3) zoned += ":00";
+  absl::Time time;
+  std::string error;
+  if (!absl::ParseTime("%Y-%m-%d %H:%M:%E*S%Ez", zoned, &time, &error)) return std::nullopt;
+  return time;
+}
+
+void RemoveLocalFiles(const StagedBatch& staged) {
+  for (const StagedFile& file : staged.files) {
+    for (const std::string& path : file.local_paths) std::remove(path.c_str());
+    if (!file.local_manifest_path.empty()) std::remove(file.local_manifest_path.c_str());
+  }
+}
+
+}  // namespace
+
+class Pipeline::Impl {
+ public:
+  Impl(PipelineOptions options, PipelineComponents components,
+       std::unique_ptr<ChangeBatcher> batcher, std::vector<std::unique_ptr<Loader>> loaders)
+      : options_(std::move(options)),
+        components_(std::move(components)),
+        batcher_(std::move(batcher)),
+        loaders_(std::move(loaders)) {}
+
+  absl::Status Run(StreamSource* source);
+  void RequestStop() { stop_requests_.fetch_add(1); }
+  PipelineStats Stats() const;
+
+ private:
+  struct Lane;
+  // One batch on its way from the batcher to the target.
+  struct Job {
+    Batch batch;  // Its rows are released once written.
+    StagedBatch staged;
+    Lane* lane = nullptr;
+    ProgressTracker::Ticket ticket;
+    uint64_t memory_bytes = 0;
+    uint64_t rows = 0;
+    bool staged_done = false;
+  };
+  // A target table's batches, in sequence order; the front loads next.
+  struct Lane {
+    std::string source_schema;
+    std::deque<std::unique_ptr<Job>> jobs;
+    bool queued = false;   // In ready_lanes_.
+    bool loading = false;  // A load worker holds the front job.
+  };
+
+  // Reads, parses and batches until the stream ends, a stop, or a failure;
+  // returns how the input ended (OK: completely, or stopped cleanly).
+  absl::Status ReadInput(StreamSource* source);
+  // The input is over: dispatches what the batcher holds of complete
+  // transactions and returns `status`, or the batcher's reason why not all.
+  absl::Status EndInput(absl::Status status, bool stopped);
+  // Hands `batches` to the workers, waiting for room; clears it.
+  void Dispatch(std::vector<Batch>* batches, const SourcePosition& floor);
+  // Every change the batcher holds belongs to a commit after this one.
+  SourcePosition BatcherFloor() const {
+    return batcher_->oldest_buffered_position().value_or(batcher_->position());
+  }
+  void ReportDurable();
+
+  void StageWorker();
+  void LoadWorker(Loader* loader);
+  absl::Status Stage(Job* job);
+  absl::Status Load(Loader* loader, Job* job);
+
+  void FailLocked(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    if (!failed_) {
+      failed_ = true;
+      failure_ = std::move(status);
+    }
+  }
+  void Fail(absl::Status status) {
+    absl::MutexLock lock(&mutex_);
+    FailLocked(std::move(status));
+  }
+  bool failed() const {
+    absl::MutexLock lock(&mutex_);
+    return failed_;
+  }
+  void MaybeReadyLocked(Lane* lane) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    if (lane->queued || lane->loading || lane->jobs.empty() || !lane->jobs.front()->staged_done) {
+      return;
+    }
+    lane->queued = true;
+    ready_lanes_.push_back(lane);
+  }
+
+  // absl::Condition predicates.
+  bool HasStageWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return failed_ || shutdown_ || !stage_queue_.empty();
+  }
+  bool HasLoadWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return failed_ || shutdown_ || !ready_lanes_.empty();
+  }
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return failed_ ||
+           (jobs_in_flight_ < static_cast<uint64_t>(options_.max_batches_in_flight) &&
+            (bytes_in_flight_ == 0 || bytes_in_flight_ + wanted_bytes_ <= options_.max_bytes_in_flight));
+  }
+  bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return failed_ || jobs_in_flight_ == 0;
+  }
+
+  const PipelineOptions options_;
+  PipelineComponents components_;
+  const std::unique_ptr<ChangeBatcher> batcher_;  // Reader thread only.
+  const std::vector<std::unique_ptr<Loader>> loaders_;
+
+  ProgressTracker tracker_;
+  std::atomic<int> stop_requests_{0};
+  std::atomic<uint64_t> bytes_read_{0};
+  std::atomic<uint64_t> changes_read_{0};
+  std::atomic<uint64_t> commits_read_{0};
+
+  // Serializes TakeAdvance with on_durable, so positions go out in order.
+  absl::Mutex report_mutex_;
+
+  mutable absl::Mutex mutex_;
+  bool failed_ ABSL_GUARDED_BY(mutex_) = false;
+  absl::Status failure_ ABSL_GUARDED_BY(mutex_);
+  bool shutdown_ ABSL_GUARDED_BY(mutex_) = false;
+  // Target tables by `schema\0table`.
+  absl::flat_hash_map<std::string, std::unique_ptr<Lane>> lanes_ ABSL_GUARDED_BY(mutex_);
+  std::deque<Job*> stage_queue_ ABSL_GUARDED_BY(mutex_);
+  std::deque<Lane*> ready_lanes_ ABSL_GUARDED_BY(mutex_);
+  uint64_t jobs_in_flight_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t bytes_in_flight_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t wanted_bytes_ ABSL_GUARDED_BY(mutex_) = 0;  // The batch Dispatch waits to add.
+  uint64_t batches_loaded_ ABSL_GUARDED_BY(mutex_) = 0;
+  uint64_t rows_loaded_ ABSL_GUARDED_BY(mutex_) = 0;
+  SourcePosition read_position_ ABSL_GUARDED_BY(mutex_);
+  uint64_t batcher_bytes_ ABSL_GUARDED_BY(mutex_) = 0;
+  absl::Time started_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
+};
+
+absl::Status Pipeline::Impl::Run(StreamSource* source) {
+  {
+    absl::MutexLock lock(&mutex_);
+    started_ = options_.clock();
+  }
+  std::vector<std::thread> threads;
+  for (int i = 0; i < options_.workers; ++i) threads.emplace_back([this] { StageWorker(); });
+  for (const std::unique_ptr<Loader>& loader : loaders_) {
+    threads.emplace_back([this, loader = loader.get()] { LoadWorker(loader); });
+  }
+
+  const absl::Status input = ReadInput(source);
+
+  absl::Status failure;
+  {
+    absl::MutexLock lock(&mutex_);
+    mutex_.Await(absl::Condition(this, &Impl::Drained));
+    shutdown_ = true;
+  }
+  for (std::thread& thread : threads) thread.join();
+  ReportDurable();
+  {
+    absl::MutexLock lock(&mutex_);
+    failure = failure_;
+    // After a failure, batches that never loaded leave no files behind.
+    for (auto& [name, lane] : lanes_) {
+      for (const std::unique_ptr<Job>& job : lane->jobs) {
+        if (job->staged_done) RemoveLocalFiles(job->staged);
+      }
+    }
+  }
+  if (!failure.ok()) return failure;
+  return input;
+}
+
+absl::Status Pipeline::Impl::ReadInput(StreamSource* source) {
+  Parser parser(options_.parser);
+  Record record;
+  std::string chunk;
+  std::vector<Batch> ready;
+  bool in_transaction = false;
+  absl::Time last_expiry_check = options_.clock();
+  auto stopping = [&] {
+    const int stops = stop_requests_.load(std::memory_order_relaxed);
+    return stops >= 2 || (stops == 1 && !in_transaction);
+  };
+
+  while (!stopping()) {
+    if (failed()) return absl::OkStatus();  // Run reports the failure.
+    absl::StatusOr<bool> more = source->Read(&chunk);
+    if (!more.ok()) return EndInput(more.status(), false);
+    if (!*more) return EndInput(parser.Finish(), false);
+    bytes_read_.fetch_add(chunk.size(), std::memory_order_relaxed);
+    parser.Feed(chunk);
+
+    // Floors only rise, so the floor before the chunk bounds every batch the
+    // chunk's records complete.
+    const SourcePosition floor = BatcherFloor();
+    while (!stopping()) {
+      absl::StatusOr<bool> got = parser.Next(&record);
+      if (!got.ok()) return EndInput(got.status(), false);
+      if (!*got) break;
+      if (IsChange(record.kind)) {
+        changes_read_.fetch_add(1, std::memory_order_relaxed);
+      } else if (record.kind == RecordKind::kBegin) {
+        in_transaction = true;
+      } else if (record.kind == RecordKind::kCommit) {
+        in_transaction = false;
+        commits_read_.fetch_add(1, std::memory_order_relaxed);
+      }
+      // After a batcher error its state is undefined: nothing more is flushed.
+      if (absl::Status added = batcher_->Add(record, &ready); !added.ok()) return added;
+      if (!ready.empty()) Dispatch(&ready, floor);
+    }
+
+    const absl::Time now = options_.clock();
+    if (now - last_expiry_check >= absl::Milliseconds(100)) {
+      last_expiry_check = now;
+      const SourcePosition before_flush = BatcherFloor();
+      absl::Status flushed = batcher_->FlushExpired(now, &ready);
+      const uint64_t buffered = batcher_->buffered_bytes();
+      if (flushed.ok() && buffered > options_.max_batcher_bytes) {
+        flushed = batcher_->FlushExpired(absl::InfiniteFuture(), &ready);
+      }
+      if (!flushed.ok()) return flushed;
+      Dispatch(&ready, before_flush);
+      absl::MutexLock lock(&mutex_);
+      batcher_bytes_ = buffered;
+    }
+    tracker_.SetUndispatchedFloor(BatcherFloor());
+    {
+      absl::MutexLock lock(&mutex_);
+      read_position_ = batcher_->position();
+    }
+    ReportDurable();
+  }
+  return EndInput(absl::OkStatus(), /*stopped=*/true);
+}
+
+absl::Status Pipeline::Impl::EndInput(absl::Status status, bool stopped) {
+  std::vector<Batch> ready;
+  const SourcePosition floor = BatcherFloor();
+  absl::Status flushed = batcher_->FlushAll(&ready);
+  if (!flushed.ok()) {
+    // Inside a transaction: its tables hold uncommitted changes mixed with
+    // committed ones, so only the tables it has not touched can go.
+    absl::Status partial = batcher_->FlushExpired(absl::InfiniteFuture(), &ready);
+    if (!partial.ok()) return partial;
+    flushed = absl::Status(
+        flushed.code(),
+        absl::StrCat(flushed.message(),
+                     "; changes to the tables it touched after the durable position were not "
+                     "loaded"));
+    if (stopped) {
+      flushed = absl::AbortedError(
+          absl::StrCat("stopped by a second request: ", flushed.message()));
+    }
+  }
+  Dispatch(&ready, floor);
+  tracker_.SetUndispatchedFloor(BatcherFloor());
+  {
+    absl::MutexLock lock(&mutex_);
+    read_position_ = batcher_->position();
+  }
+  ReportDurable();
+  if (!status.ok()) return status;
+  return flushed;
+}
+
+void Pipeline::Impl::Dispatch(std::vector<Batch>* batches, const SourcePosition& floor) {
+  for (Batch& batch : *batches) {
+    std::string source_schema = batch.schema;
+    if (!options_.target_schema.empty()) batch.schema = options_.target_schema;
+    auto job = std::make_unique<Job>();
+    job->memory_bytes = batch.bytes;
+    job->rows = batch.row_count();
+
+    absl::MutexLock lock(&mutex_);
+    wanted_bytes_ = job->memory_bytes;
+    mutex_.Await(absl::Condition(this, &Impl::HasRoom));
+    if (failed_) break;
+    std::unique_ptr<Lane>& lane =
+        lanes_[absl::StrCat(batch.schema, absl::string_view("\0", 1), batch.table)];
+    if (lane == nullptr) {
+      lane = std::make_unique<Lane>();
+      lane->source_schema = source_schema;
+    } else if (lane->source_schema != source_schema) {
+      FailLocked(absl::InvalidArgumentError(absl::StrCat(
+          "source tables ", lane->source_schema, ".", batch.table, " and ", source_schema, ".",
+          batch.table, " would both load into ", batch.schema, ".", batch.table,
+          " (the target schema is ", options_.target_schema,
+          " for all tables); exclude one of them or drop the target schema override")));
+      break;
+    }
+    job->batch = std::move(batch);
+    job->lane = lane.get();
+    job->ticket = tracker_.Dispatch(floor);
+    ++jobs_in_flight_;
+    bytes_in_flight_ += job->memory_bytes;
+    stage_queue_.push_back(job.get());
+    lane->jobs.push_back(std::move(job));
+  }
+  batches->clear();
+}
+
+void Pipeline::Impl::ReportDurable() {
+  absl::MutexLock lock(&report_mutex_);
+  std::optional<SourcePosition> advanced = tracker_.TakeAdvance();
+  if (advanced && options_.on_durable) options_.on_durable(*advanced);
+}
+
+void Pipeline::Impl::StageWorker() {
+  for (;;) {
+    Job* job;
+    {
+      absl::MutexLock lock(&mutex_);
+      mutex_.Await(absl::Condition(this, &Impl::HasStageWork));
+      if (failed_ || stage_queue_.empty()) return;
+      job = stage_queue_.front();
+      stage_queue_.pop_front();
+    }
+    absl::Status status = Stage(job);
+    absl::MutexLock lock(&mutex_);
+    bytes_in_flight_ -= job->memory_bytes;
+    if (!status.ok()) {
+      FailLocked(std::move(status));
+      return;
+    }
+    job->staged_done = true;
+    MaybeReadyLocked(job->lane);
+  }
+}
+
+absl::Status Pipeline::Impl::Stage(Job* job) {
+  absl::StatusOr<StagedBatch> staged = components_.writer->Write(job->batch);
+  if (!staged.ok()) return InBatch(staged.status(), job->batch, "writing its files");
+  job->batch = Batch();  // The rows are in the files now.
+  job->staged = *std::move(staged);
+  if (components_.uploader != nullptr && !job->staged.files.empty()) {
+    absl::Status uploaded = components_.uploader->Upload(&job->staged);
+    if (!uploaded.ok()) {
+      RemoveLocalFiles(job->staged);
+      return InBatch(uploaded, job->staged.batch, "uploading to S3");
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Pipeline::Impl::LoadWorker(Loader* loader) {
+  for (;;) {
+    Lane* lane;
+    Job* job;
+    {
+      absl::MutexLock lock(&mutex_);
+      mutex_.Await(absl::Condition(this, &Impl::HasLoadWork));
+      if (failed_ || ready_lanes_.empty()) return;
+      lane = ready_lanes_.front();
+      ready_lanes_.pop_front();
+      lane->queued = false;
+      lane->loading = true;
+      job = lane->jobs.front().get();
+    }
+    absl::Status status = Load(loader, job);
+    {
+      absl::MutexLock lock(&mutex_);
+      lane->loading = false;
+      if (!status.ok()) {
+        FailLocked(std::move(status));
+        return;
+      }
+      tracker_.Complete(job->ticket);
+      ++batches_loaded_;
+      rows_loaded_ += job->rows;
+      --jobs_in_flight_;
+      lane->jobs.pop_front();
+      MaybeReadyLocked(lane);
+    }
+    ReportDurable();
+  }
+}
+
+absl::Status Pipeline::Impl::Load(Loader* loader, Job* job) {
+  const absl::Time start = absl::Now();
+  absl::Status applied = loader->Apply(job->staged);
+  if (!applied.ok()) {
+    RemoveLocalFiles(job->staged);
+    return InBatch(applied, job->staged.batch, "loading into the target");
+  }
+  const absl::Duration load_time = absl::Now() - start;
+  RemoveLocalFiles(job->staged);
+  if (options_.delete_uploaded && components_.uploader != nullptr && !job->staged.files.empty()) {
+    absl::Status deleted = components_.uploader->Delete(job->staged);
+    if (!deleted.ok() && options_.on_warning) {
+      options_.on_warning(InBatch(deleted, job->staged.batch, "deleting its uploaded objects"));
+    }
+  }
+  if (options_.on_loaded) options_.on_loaded(job->staged, load_time);
+  return absl::OkStatus();
+}
+
+PipelineStats Pipeline::Impl::Stats() const {
+  PipelineStats stats;
+  stats.bytes_read = bytes_read_.load();
+  stats.changes_read = changes_read_.load();
+  stats.commits_read = commits_read_.load();
+  stats.durable = tracker_.Durable();
+  absl::Time started;
+  {
+    absl::MutexLock lock(&mutex_);
+    stats.batches_loaded = batches_loaded_;
+    stats.rows_loaded = rows_loaded_;
+    stats.tables = lanes_.size();
+    stats.batches_in_flight = jobs_in_flight_;
+    stats.bytes_in_flight = bytes_in_flight_;
+    stats.read = read_position_;
+    stats.batcher_bytes = batcher_bytes_;
+    started = started_;
+  }
+  if (stats.durable.sequence < stats.read.sequence || stats.batches_in_flight > 0) {
+    std::optional<absl::Time> since;
+    if (stats.durable.sequence == 0) {
+      since = started;
+    } else {
+      since = ParseCommitTime(stats.durable.commit_time);
+    }
+    if (since) stats.lag = std::max(absl::ZeroDuration(), options_.clock() - *since);
+  }
+  return stats;
+}
+
+absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(PipelineOptions options,
+                                                          PipelineComponents components) {
+  if (components.keys == nullptr) return absl::InvalidArgumentError("Pipeline: no KeyColumns");
+  if (components.writer == nullptr) return absl::InvalidArgumentError("Pipeline: no BatchWriter");
+  if (!components.make_loader) return absl::InvalidArgumentError("Pipeline: no loader factory");
+  if (options.workers < 1 || options.max_batches_in_flight < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Pipeline: workers (", options.workers, ") and max_batches_in_flight (",
+        options.max_batches_in_flight, ") must be at least 1"));
+  }
+  absl::StatusOr<std::unique_ptr<ChangeBatcher>> batcher =
+      ChangeBatcher::Create(options.batcher, components.keys);
+  if (!batcher.ok()) return batcher.status();
+  std::vector<std::unique_ptr<Loader>> loaders;
+  for (int i = 0; i < options.workers; ++i) {
+    absl::StatusOr<std::unique_ptr<Loader>> loader = components.make_loader();
+    if (!loader.ok()) return loader.status();
+    loaders.push_back(*std::move(loader));
+  }
+  return std::unique_ptr<Pipeline>(new Pipeline(std::make_unique<Impl>(
+      std::move(options), std::move(components), *std::move(batcher), std::move(loaders))));
+}
+
+Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pipeline::~Pipeline() = default;
+
+absl::Status Pipeline::Run(StreamSource* source) { return impl_->Run(source); }
+void Pipeline::RequestStop() { impl_->RequestStop(); }
+PipelineStats Pipeline::stats() const { return impl_->Stats(); }
+
+}  // namespace re_dms
