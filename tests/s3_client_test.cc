@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -160,10 +161,13 @@ TEST_F(S3ClientTest, HostileKeysRoundTripListAndDelete) {
   EXPECT_TRUE(ListedKeys().empty());
 }
 
-// A one-request HTTP server that records the request line and answers 200.
-class RecordingServer {
+// A local HTTP server that answers successive connections with canned raw
+// responses (one per connection) and records each request's head, to check
+// what goes on the wire and how the client reacts to failures.
+class ScriptedServer {
  public:
-  RecordingServer() {
+  explicit ScriptedServer(std::vector<std::string> responses)
+      : responses_(std::move(responses)) {
     listener_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -173,56 +177,187 @@ class RecordingServer {
     socklen_t length = sizeof(address);
     getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
     port_ = ntohs(address.sin_port);
-    EXPECT_EQ(listen(listener_, 1), 0);
+    EXPECT_EQ(listen(listener_, 4), 0);
     thread_ = std::thread([this] { Serve(); });
   }
-  ~RecordingServer() {
-    thread_.join();
+  ~ScriptedServer() {
+    if (thread_.joinable()) thread_.join();
     close(listener_);
   }
-  int port() const { return port_; }
-  // The request line, once the request was served.
-  std::string request_line() {
-    thread_.join();
-    thread_ = std::thread([] {});
-    return request_.substr(0, request_.find("\r\n"));
+
+  std::string endpoint() const {
+    return absl::StrCat("http://127.0.0.1:", port_);
+  }
+  // The heads of the requests served; waits until every response was used
+  // (or no client came for five seconds).
+  std::vector<std::string> requests() {
+    if (thread_.joinable()) thread_.join();
+    return requests_;
+  }
+  int unscripted_connections() {
+    if (thread_.joinable()) thread_.join();
+    return unscripted_connections_;
   }
 
  private:
   void Serve() {
-    const int connection = accept(listener_, nullptr, nullptr);
-    char buffer[4096];
-    while (request_.find("\r\n\r\n") == std::string::npos) {
-      const ssize_t n = read(connection, buffer, sizeof(buffer));
-      if (n <= 0) break;
-      request_.append(buffer, n);
+    for (const std::string& response : responses_) {
+      pollfd ready{listener_, POLLIN, 0};
+      if (poll(&ready, 1, 5000) != 1) return;
+      const int connection = accept(listener_, nullptr, nullptr);
+      std::string request;
+      char buffer[65536];
+      size_t head_end;
+      while ((head_end = request.find("\r\n\r\n")) == std::string::npos) {
+        const ssize_t n = read(connection, buffer, sizeof(buffer));
+        if (n <= 0) break;
+        request.append(buffer, n);
+      }
+      // Drain the body so closing does not reset the connection.
+      const size_t length_at = request.find("Content-Length: ");
+      if (head_end != std::string::npos && length_at < head_end) {
+        const size_t body = std::stoul(request.substr(length_at + 16));
+        while (request.size() < head_end + 4 + body) {
+          const ssize_t n = read(connection, buffer, sizeof(buffer));
+          if (n <= 0) break;
+          request.append(buffer, n);
+        }
+      }
+      requests_.push_back(request.substr(0, head_end));
+      EXPECT_EQ(write(connection, response.data(), response.size()),
+                static_cast<ssize_t>(response.size()));
+      close(connection);
     }
-    const std::string response =
-        "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\n"
-        "Connection: close\r\n\r\n";
-    EXPECT_EQ(write(connection, response.data(), response.size()),
-              static_cast<ssize_t>(response.size()));
-    close(connection);
+    // Connections beyond the script are counted and refused.
+    pollfd ready{listener_, POLLIN, 0};
+    while (poll(&ready, 1, 300) == 1) {
+      close(accept(listener_, nullptr, nullptr));
+      ++unscripted_connections_;
+    }
   }
 
+  const std::vector<std::string> responses_;
+  int unscripted_connections_ = 0;
   int listener_ = -1;
   int port_ = 0;
-  std::string request_;
+  std::vector<std::string> requests_;
   std::thread thread_;
 };
 
-TEST(S3ClientWireTest, KeysAreSentUnnormalized) {
-  RecordingServer server;
+std::unique_ptr<S3Client> ClientFor(const ScriptedServer& server) {
   S3ClientOptions options;
   options.region = "us-east-1";
-  options.endpoint = absl::StrCat("http://127.0.0.1:", server.port());
-  options.retry.max_attempts = 1;
+  options.endpoint = server.endpoint();
+  options.retry.max_attempts = 5;
+  options.retry.initial_backoff = absl::Milliseconds(1);
+  options.retry.max_backoff = absl::Milliseconds(5);
   auto client = S3Client::Create(options, TestCredentials());
-  ASSERT_TRUE(client.ok()) << client.status();
-  auto deleted = (*client)->DeleteObject("bucket", "/a//b/./c/../d e+f%");
+  EXPECT_TRUE(client.ok()) << client.status();
+  return *std::move(client);
+}
+
+// A complete HTTP/1.1 response closing its connection.
+std::string Response(absl::string_view status, absl::string_view headers,
+                     absl::string_view body) {
+  return absl::StrCat("HTTP/1.1 ", status, "\r\n", headers,
+                      "Content-Length: ", body.size(),
+                      "\r\nConnection: close\r\n\r\n", body);
+}
+
+const std::string kNoContent = Response("204 No Content", "", "");
+
+TEST(S3ClientWireTest, KeysAreSentUnnormalized) {
+  ScriptedServer server({kNoContent});
+  auto client = ClientFor(server);
+  const absl::Status deleted =
+      client->DeleteObject("bucket", "/a//b/./c/../d e+f%");
   EXPECT_TRUE(deleted.ok()) << deleted;
-  EXPECT_EQ(server.request_line(),
-            "DELETE /bucket//a//b/./c/../d%20e%2Bf%25 HTTP/1.1");
+  const std::vector<std::string> requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_THAT(requests[0],
+              ::testing::StartsWith(
+                  "DELETE /bucket//a//b/./c/../d%20e%2Bf%25 HTTP/1.1\r\n"));
+  EXPECT_THAT(requests[0], HasSubstr("X-Amz-Content-SHA256: e3b0c442"));
+}
+
+TEST(S3ClientWireTest, ForbiddenFailsAtOnceWithS3sDetails) {
+  const std::string forbidden = Response(
+      "403 Forbidden", "Content-Type: application/xml\r\n",
+      "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code>"
+      "<Message>The signature does not match.</Message>"
+      "<RequestId>R42</RequestId></Error>");
+  ScriptedServer server({forbidden});
+  auto client = ClientFor(server);
+  auto put = client->PutObject("bucket", "dir/key", "data");
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(put.status().message(),
+            "S3 PutObject s3://bucket/dir/key: HTTP 403 SignatureDoesNotMatch: "
+            "The signature does not match. (RequestId R42)");
+  EXPECT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.unscripted_connections(), 0) << "a 403 was retried";
+}
+
+TEST(S3ClientWireTest, SlowDownIsRetried) {
+  const std::string slow_down = Response(
+      "503 Slow Down", "",
+      "<Error><Code>SlowDown</Code><Message>Reduce your rate.</Message></Error>");
+  const std::string ok = Response("200 OK", "ETag: \"abc\"\r\n", "");
+  ScriptedServer server({slow_down, slow_down, ok});
+  auto client = ClientFor(server);
+  auto put = client->PutObject("bucket", "key", "data");
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->etag, "abc");
+  const std::vector<std::string> requests = server.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  for (const std::string& request : requests) {
+    // Each attempt carries the body's checksum and its signed hash.
+    EXPECT_THAT(request, HasSubstr("Content-MD5: jXd/OF09/siBXSD3SWAm3A=="));
+    EXPECT_THAT(request, HasSubstr("X-Amz-Content-SHA256: 3a6eb0790f39ac87"));
+  }
+}
+
+TEST(S3ClientWireTest, InterruptedDownloadResumesWhereItStopped) {
+  // The first response promises 10 bytes, sends 4 and drops the connection.
+  const std::string cut =
+      "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 10\r\n"
+      "Connection: close\r\n\r\n0123";
+  const std::string rest =
+      "HTTP/1.1 206 Partial Content\r\nETag: \"v1\"\r\n"
+      "Content-Range: bytes 4-9/10\r\nContent-Length: 6\r\n"
+      "Connection: close\r\n\r\n456789";
+  ScriptedServer server({cut, rest});
+  auto client = ClientFor(server);
+  std::string data;
+  auto info = client->GetObject("bucket", "key", [&](absl::string_view piece) {
+    data.append(piece.data(), piece.size());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(data, "0123456789");
+  EXPECT_EQ(info->size, 10u);
+  EXPECT_EQ(info->etag, "v1");
+  const std::vector<std::string> requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_THAT(requests[1], HasSubstr("Range: bytes=4-"));
+  EXPECT_THAT(requests[1], HasSubstr("If-Match: \"v1\""));
+}
+
+TEST(S3ClientWireTest, ResumeAgainstAServerIgnoringRangeSkipsWhatWasDelivered) {
+  const std::string cut =
+      "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 10\r\n"
+      "Connection: close\r\n\r\n0123";
+  const std::string whole =
+      "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 10\r\n"
+      "Connection: close\r\n\r\n0123456789";
+  ScriptedServer server({cut, whole});
+  auto client = ClientFor(server);
+  std::string data;
+  auto info = client->GetObject("bucket", "key", [&](absl::string_view piece) {
+    data.append(piece.data(), piece.size());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(data, "0123456789");
 }
 
 TEST_F(S3ClientTest, ListingFollowsContinuationTokens) {
