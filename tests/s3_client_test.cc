@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -358,6 +359,93 @@ TEST(S3ClientWireTest, ResumeAgainstAServerIgnoringRangeSkipsWhatWasDelivered) {
   });
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(data, "0123456789");
+}
+
+TEST(S3ClientWireTest, FailedMultipartUploadIsAborted) {
+  const std::string path = TempPath("six.bin");
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << std::string(6 << 20, 'p');
+  }
+  ScriptedServer server(
+      {Response("200 OK", "",
+                "<InitiateMultipartUploadResult><UploadId>U-1</UploadId>"
+                "</InitiateMultipartUploadResult>"),
+       Response("403 Forbidden", "",
+                "<Error><Code>AccessDenied</Code><Message>no</Message></Error>"),
+       kNoContent});
+  S3ClientOptions options;
+  options.region = "us-east-1";
+  options.endpoint = server.endpoint();
+  options.part_size = 5 << 20;
+  options.max_parts_in_flight = 1;
+  auto client = S3Client::Create(options, TestCredentials());
+  ASSERT_TRUE(client.ok());
+  auto put = (*client)->MultipartUploadFile("bucket", "key", path);
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(put.status().message(), HasSubstr("part 1 of 2"));
+  EXPECT_THAT(put.status().message(), HasSubstr("AccessDenied"));
+  EXPECT_THAT(put.status().message(), HasSubstr("upload aborted"));
+  const std::vector<std::string> requests = server.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_THAT(requests[0], ::testing::StartsWith("POST /bucket/key?uploads= "));
+  EXPECT_THAT(requests[1], ::testing::StartsWith(
+                               "PUT /bucket/key?partNumber=1&uploadId=U-1 "));
+  EXPECT_THAT(requests[2],
+              ::testing::StartsWith("DELETE /bucket/key?uploadId=U-1 "));
+}
+
+TEST(S3ClientWireTest, CompleteAnsweringErrorWithStatus200IsRetried) {
+  const std::string path = TempPath("one.bin");
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << "tiny";
+  }
+  ScriptedServer server(
+      {Response("200 OK", "",
+                "<InitiateMultipartUploadResult><UploadId>U-2</UploadId>"
+                "</InitiateMultipartUploadResult>"),
+       Response("200 OK", "ETag: \"p1\"\r\n", ""),
+       Response("200 OK", "",
+                "<Error><Code>InternalError</Code><Message>again</Message>"
+                "</Error>"),
+       Response("200 OK", "",
+                "<CompleteMultipartUploadResult><ETag>&quot;all-1&quot;</ETag>"
+                "</CompleteMultipartUploadResult>")});
+  auto client = ClientFor(server);
+  auto put = client->MultipartUploadFile("bucket", "key", path);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->etag, "all-1");
+  EXPECT_EQ(put->parts, 1);
+  EXPECT_EQ(put->size, 4u);
+  const std::vector<std::string> requests = server.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_THAT(requests[3], ::testing::StartsWith("POST /bucket/key?uploadId=U-2 "));
+}
+
+TEST_F(S3ClientTest, OneClientServesManyThreads) {
+  constexpr int kThreads = 8;
+  constexpr int kObjectsPerThread = 12;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kObjectsPerThread; ++i) {
+        const std::string key = absl::StrCat("t", t, "/o", i);
+        const std::string data(1000 * (i + 1) + t, static_cast<char>('a' + t));
+        if (!client_->PutObject(bucket_, key, data).ok()) ++failures;
+        std::string read;
+        auto info = client_->GetObject(bucket_, key, [&](absl::string_view p) {
+          read.append(p.data(), p.size());
+          return absl::OkStatus();
+        });
+        if (!info.ok() || read != data) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(ListedKeys().size(), size_t{kThreads * kObjectsPerThread});
 }
 
 TEST_F(S3ClientTest, ListingFollowsContinuationTokens) {

@@ -285,16 +285,18 @@ class S3ClientImpl : public S3Client {
                                   options_.low_speed_time}) {}
 
   absl::Status CreateBucket(absl::string_view bucket) override {
+    // Outside us-east-1, S3 wants the region in the body.
+    const std::string configuration =
+        options_.region == "us-east-1"
+            ? std::string()
+            : absl::StrCat("<CreateBucketConfiguration xmlns=\"http://"
+                           "s3.amazonaws.com/doc/2006-03-01/\">"
+                           "<LocationConstraint>",
+                           XmlEscape(options_.region),
+                           "</LocationConstraint></CreateBucketConfiguration>");
+    MemoryBody body(configuration);
     S3Call call("CreateBucket", bucket, "", "PUT");
-    std::string configuration;
-    MemoryBody body("");
-    if (options_.region != "us-east-1") {
-      configuration = absl::StrCat(
-          "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/"
-          "2006-03-01/\"><LocationConstraint>",
-          XmlEscape(options_.region),
-          "</LocationConstraint></CreateBucketConfiguration>");
-      body = MemoryBody(configuration);
+    if (!configuration.empty()) {
       call.body = &body;
       call.payload_hash = HexEncode(Sha256(configuration));
     }
