@@ -108,19 +108,27 @@ class RecordScanner {
 
   // On kOk, record_end() is the byte after the record's terminating '\n'.
   Scan Run() {
-    if (p_ == end_) return Scan::kMore;
-    switch (*p_) {
-      case 'B':
-        return ScanBegin();
-      case 'C':
-        return ScanCommit();
-      case 't':
-        return ScanTable();
-      case 'm':
-        return ScanMessage(RecordKind::kMessage);
-      default:
-        return ScanPhrase();
+    struct Start {
+      absl::string_view keyword;
+      Scan (RecordScanner::*scan)();
+    };
+    static constexpr Start kStarts[] = {
+        {"BEGIN", &RecordScanner::ScanBegin},
+        {"COMMIT", &RecordScanner::ScanCommit},
+        {"table ", &RecordScanner::ScanTable},
+        {"message: ", &RecordScanner::ScanMessage},
+    };
+    for (const Start& start : kStarts) {
+      switch (Peek(start.keyword)) {
+        case Match::kYes:
+          return (this->*start.scan)();
+        case Match::kMore:
+          return Scan::kMore;
+        case Match::kNo:
+          break;
+      }
     }
+    return ScanPhrase();  // Two-phase, streaming, or unknown.
   }
 
   const char* record_end() const { return p_; }
@@ -310,7 +318,7 @@ class RecordScanner {
     };
     Match stream_message = Peek("streaming message: ");
     if (stream_message == Match::kMore) return Scan::kMore;
-    if (stream_message == Match::kYes) return ScanMessage(RecordKind::kStream);
+    if (stream_message == Match::kYes) return ScanStreamMessage();
     const Phrase* found = nullptr;
     for (const Phrase& phrase : kPhrases) {
       Match match = Peek(phrase.text);
@@ -381,7 +389,10 @@ class RecordScanner {
   // (`streaming message: ...` for kStream, whose transactional form ends after
   // `sz: <n>`). The prefix is printed raw, so it may itself hold `, sz: `: the
   // first candidate whose size, content and record end are consistent wins.
-  Scan ScanMessage(RecordKind kind) {
+  Scan ScanMessage() { return ScanMessageOf(RecordKind::kMessage); }
+  Scan ScanStreamMessage() { return ScanMessageOf(RecordKind::kStream); }
+
+  Scan ScanMessageOf(RecordKind kind) {
     record_->kind = kind;
     const char* start = p_;
     RE_DMS_SCAN_OR_RETURN(Expect(kind == RecordKind::kStream ? "streaming message: " : "message: "));
