@@ -340,6 +340,21 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
         absl::StrCat("ALTER TABLE ", target, " ADD COLUMN ", QuoteIdentifier(column.name), " ",
                      TargetTypeFor(options, dialect, column.type))));
   }
+  if (batch.kind == Batch::Kind::kSchemaChange && !IsRedshift(dialect)) {
+    // A source column whose type changed (ALTER COLUMN TYPE at the source):
+    // convert through the text form, which is what the stream carries.
+    // Redshift can only lengthen VARCHARs, which the loader does on demand.
+    for (const ColumnDef& column : batch.columns) {
+      const TargetColumn* current = FindColumn(*existing, column.name);
+      const std::string wanted = PostgresTypeFor(column.type);
+      if (current == nullptr || current->type == wanted) continue;
+      const std::string name = QuoteIdentifier(column.name);
+      statements.push_back(Make(
+          Statement::Kind::kSchema,
+          absl::StrCat("ALTER TABLE ", target, " ALTER COLUMN ", name, " TYPE ", wanted,
+                       " USING CAST(CAST(", name, " AS text) AS ", wanted, ")")));
+    }
+  }
   if (batch.kind == Batch::Kind::kSchemaChange && options.drop_removed_columns) {
     for (const TargetColumn& column : *existing) {
       bool kept = std::any_of(batch.columns.begin(), batch.columns.end(),

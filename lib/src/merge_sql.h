@@ -88,7 +88,8 @@ absl::string_view StatementKindName(Statement::Kind kind);
 
 // DDL to run before the merge so the target holds every column of the batch:
 // CREATE SCHEMA/TABLE when `existing` is nullopt (table missing), else ADD
-// COLUMN for new columns and, for a kSchemaChange batch with
+// COLUMN for new columns; for a kSchemaChange batch, on PostgreSQL, ALTER
+// COLUMN TYPE for columns whose source type changed and, with
 // drop_removed_columns, DROP COLUMN for columns the source no longer has.
 absl::StatusOr<std::vector<Statement>> PlanSchema(
     const RedshiftLoaderOptions& options, TargetDialect dialect, const Batch& batch,
