@@ -179,6 +179,7 @@ INSTANTIATE_TEST_SUITE_P(ZstdAndGzip, CompressedFormats,
 TEST(Compression, LevelsOutOfRangeAreRefused) {
   EXPECT_EQ(Compressor::Create(Compression::kZstd, 0).status().code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Compressor::Create(Compression::kZstd, -1).ok());
   EXPECT_EQ(Compressor::Create(Compression::kZstd, 23).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Compressor::Create(Compression::kGzip, 10).status().code(),

@@ -41,9 +41,10 @@ class ZstdCompressor final : public Compressor {
 
   absl::Status Init(int level) {
     if (context_ == nullptr) return absl::ResourceExhaustedError("cannot allocate a zstd context");
-    if (level < 1 || level > ZSTD_maxCLevel()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("zstd level must be 1 to ", ZSTD_maxCLevel(), ", not ", level));
+    // Negative levels are zstd's --fast modes; 0 would silently mean 3.
+    if (level == 0 || level < ZSTD_minCLevel() || level > ZSTD_maxCLevel()) {
+      return absl::InvalidArgumentError(absl::StrCat("zstd level must be 1 to ", ZSTD_maxCLevel(),
+                                                     " or a negative fast level, not ", level));
     }
     size_t code = ZSTD_CCtx_setParameter(context_, ZSTD_c_compressionLevel, level);
     // A frame checksum lets every reader detect corruption at the end of a

@@ -36,8 +36,9 @@ absl::string_view CompressionSuffix(Compression compression);
 
 class Compressor {
  public:
-  // `level` is zstd's (1 to ZSTD_maxCLevel(); 1 is the fastest that still
-  // compresses well) or gzip's (1 to 9); it is ignored for kNone.
+  // `level` is zstd's (1 to ZSTD_maxCLevel(), or a negative --fast level;
+  // 1 is the fastest that still compresses well) or gzip's (1 to 9); it is
+  // ignored for kNone.
   // InvalidArgument when out of range.
   static absl::StatusOr<std::unique_ptr<Compressor>> Create(Compression compression, int level);
 
