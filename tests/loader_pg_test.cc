@@ -1,6 +1,7 @@
-// The loader against a real PostgreSQL target: batches are written by the
-// real CsvWriter, read back through a StagedFileSource, COPYed and merged;
-// every test compares the whole target table with the expected rows.
+// The loader against a real PostgreSQL target, the whole path: batches are
+// written by the real CsvWriter (zstd), uploaded by the S3Uploader to the test
+// S3 server, streamed back from S3 into COPY and merged; every test compares
+// the whole target table with the expected rows.
 
 #include <stdlib.h>
 
@@ -12,8 +13,12 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "re_dms/aws_credentials.h"
 #include "re_dms/csv_writer.h"
 #include "re_dms/redshift_loader.h"
+#include "re_dms/s3_client.h"
+#include "re_dms/s3_uploader.h"
+#include "lib/src/pg_connection.h"
 #include "tests/support/pg_scratch.h"
 
 namespace re_dms {
@@ -27,6 +32,30 @@ using ::testing::UnorderedElementsAreArray;
 
 std::optional<std::string> V(const char* text) { return std::string(text); }
 constexpr std::nullopt_t kNull = std::nullopt;
+
+// Passes the data through, calling `on_first_chunk` once when the first chunk
+// of any data set has been streamed (used to kill the backend mid-COPY).
+class InterceptingSource : public StagedFileSource {
+ public:
+  InterceptingSource(std::unique_ptr<StagedFileSource> inner, std::function<void()> on_first_chunk)
+      : inner_(std::move(inner)), on_first_chunk_(std::move(on_first_chunk)) {}
+  absl::Status Read(const StagedFile& file, Compression compression,
+                    const std::function<absl::Status(absl::string_view)>& sink) override {
+    return inner_->Read(file, compression, [&](absl::string_view chunk) {
+      absl::Status status = sink(chunk);
+      if (on_first_chunk_) {
+        std::function<void()> once = std::move(on_first_chunk_);
+        on_first_chunk_ = nullptr;
+        once();
+      }
+      return status;
+    });
+  }
+
+ private:
+  std::unique_ptr<StagedFileSource> inner_;
+  std::function<void()> on_first_chunk_;
+};
 
 std::string MakeSpool() {
   const char* tmp = std::getenv("TEST_TMPDIR");
@@ -42,6 +71,24 @@ class LoaderPgTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = *std::move(db);
     spool_ = MakeSpool();
+
+    const char* endpoint = std::getenv("RE_DMS_TEST_S3_ENDPOINT");
+    ASSERT_TRUE(endpoint != nullptr && *endpoint != '\0')
+        << "RE_DMS_TEST_S3_ENDPOINT is not set: run through ./scripts/test or start "
+           "scripts/services";
+    S3ClientOptions s3_options;
+    s3_options.endpoint = endpoint;
+    s3_options.region = "us-east-1";
+    // s3rver's built-in account.
+    absl::StatusOr<std::unique_ptr<S3Client>> client = S3Client::Create(
+        s3_options, MakeStaticCredentialsProvider({"S3RVER", "S3RVER", "", {}}));
+    ASSERT_TRUE(client.ok()) << client.status();
+    s3_ = *std::move(client);
+    static int buckets = 0;
+    bucket_ = absl::StrCat("re-dms-loader-", getpid(), "-", buckets++);
+    absl::Status created = s3_->CreateBucket(bucket_);
+    ASSERT_TRUE(created.ok()) << created;
+    uploader_ = MakeS3Uploader(s3_.get(), {bucket_, "staging", 4});
     options_.conninfo = db_->conninfo();
     options_.retry.initial_backoff = absl::Milliseconds(10);
     options_.checkpoint_schema = "re_dms";
@@ -49,8 +96,13 @@ class LoaderPgTest : public ::testing::Test {
 
   RedshiftLoader& Loader() {
     if (loader_ == nullptr) {
+      std::unique_ptr<StagedFileSource> source =
+          local_source_ ? MakeLocalStagedFileSource() : MakeS3StagedFileSource(s3_.get());
+      if (on_first_chunk_) {
+        source = std::make_unique<InterceptingSource>(std::move(source), on_first_chunk_);
+      }
       absl::StatusOr<std::unique_ptr<RedshiftLoader>> loader =
-          RedshiftLoader::Create(options_, MakeLocalStagedFileSource());
+          RedshiftLoader::Create(options_, std::move(source));
       EXPECT_TRUE(loader.ok()) << loader.status();
       loader_ = *std::move(loader);
     }
@@ -88,6 +140,8 @@ class LoaderPgTest : public ::testing::Test {
     writer_options.fsync = false;
     absl::StatusOr<StagedBatch> staged = CsvWriter(writer_options).Write(batch);
     if (!staged.ok()) return staged.status();
+    absl::Status uploaded = uploader_->Upload(&*staged);
+    if (!uploaded.ok()) return uploaded;
     return Loader().Apply(*staged);
   }
 
@@ -99,6 +153,11 @@ class LoaderPgTest : public ::testing::Test {
 
   std::unique_ptr<ScratchDatabase> db_;
   std::string spool_;
+  std::unique_ptr<S3Client> s3_;
+  std::string bucket_;
+  std::unique_ptr<S3Uploader> uploader_;
+  bool local_source_ = false;  // Read the spool instead of S3.
+  std::function<void()> on_first_chunk_;  // See InterceptingSource.
   RedshiftLoaderOptions options_;
   std::unique_ptr<RedshiftLoader> loader_;
 };
@@ -157,6 +216,15 @@ TEST_F(LoaderPgTest, PartialRowsUpdateOnlyPresentColumns) {
                           TextRow{V("3"), V("three"), V("x")}));
 }
 
+TEST_F(LoaderPgTest, LocalSourceReadsTheSpool) {
+  local_source_ = true;
+  Batch batch = NewBatch(1);
+  batch.upserts.push_back(FullRows(batch, {{V("1"), V("one"), kNull}, {V("2"), V(""), V("x")}}));
+  ASSERT_TRUE(Apply(batch).ok());
+  EXPECT_THAT(Rows("SELECT id::text AS k, name, note FROM app.items ORDER BY id"),
+              ElementsAre(TextRow{V("1"), V("one"), kNull}, TextRow{V("2"), V(""), V("x")}));
+}
+
 TEST_F(LoaderPgTest, TruncateAppliesInOrder) {
   Batch first = NewBatch(1);
   first.upserts.push_back(FullRows(first, {{V("1"), V("one"), kNull}, {V("2"), V("two"), kNull}}));
@@ -186,6 +254,25 @@ TEST_F(LoaderPgTest, AddedColumnsAddAndDroppedColumnsStayByDefault) {
   EXPECT_THAT(Rows("SELECT id::text AS k, name, note, price::text FROM app.items ORDER BY id"),
               ElementsAre(TextRow{V("1"), V("one"), V("n1"), kNull},
                           TextRow{V("2"), V("two"), kNull, V("12.50")}));
+}
+
+TEST_F(LoaderPgTest, ChangedColumnTypesFollowTheSource) {
+  Batch first = NewBatch(1);
+  first.upserts.push_back(FullRows(first, {{V("1"), V("one"), V("n1")}}));
+  ASSERT_TRUE(Apply(first).ok());
+  // ALTER TABLE ... ALTER id TYPE bigint, note TYPE integer at the source.
+  Batch change = NewBatch(2, Batch::Kind::kSchemaChange);
+  change.columns = {{"id", "bigint"}, {"name", "text"}, {"note", "text"}};
+  ASSERT_TRUE(Apply(change).ok());
+  Batch rows = NewBatch(3);
+  rows.columns = change.columns;
+  rows.upserts.push_back(FullRows(rows, {{V("9000000000"), V("big"), kNull}}));
+  ASSERT_TRUE(Apply(rows).ok());
+  EXPECT_THAT(Rows("SELECT id::text AS k, name FROM app.items ORDER BY id"),
+              ElementsAre(TextRow{V("1"), V("one")}, TextRow{V("9000000000"), V("big")}));
+  EXPECT_THAT(Rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                   "'app.items'::regclass AND attname = 'id'"),
+              ElementsAre(TextRow{V("bigint")}));
 }
 
 TEST_F(LoaderPgTest, DroppedColumnsAreDroppedWithTheOption) {
@@ -312,33 +399,44 @@ TEST_F(LoaderPgTest, FailuresNameTableBatchAndStatement) {
   absl::Status status = Apply(batch);
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(status.message(), HasSubstr("table app.items batch 1 (lsn 0/3E9, commit 1, xid 501)"));
-  EXPECT_THAT(status.message(), HasSubstr("COPY of "));
+  EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("COPY of s3://", bucket_, "/staging/")));
   EXPECT_THAT(status.message(), HasSubstr("invalid input syntax for type integer"));
   // Nothing was applied, not even the table's creation.
   EXPECT_TRUE(Rows("SELECT 1 FROM pg_class WHERE relname = 'items'").empty());
 }
 
-// Kills the loader's backend right before the statement of `kind` runs, once.
+// Kills the loader's backend right before the statement of `kind` runs, or,
+// for "streaming", while COPY data is being sent -- once.
 class LoaderKillTest : public LoaderPgTest,
-                       public ::testing::WithParamInterface<const char*> {};
+                       public ::testing::WithParamInterface<const char*> {
+ protected:
+  void KillLoaderBackend() {
+    const int pid = loader_->backend_pid();
+    absl::Status status = db_->Exec(absl::StrCat("SELECT pg_terminate_backend(", pid, ")"));
+    ASSERT_TRUE(status.ok()) << status;
+    // Wait until the backend is gone, so the loader's next step surely fails.
+    for (int i = 0; i < 500; ++i) {
+      if (Rows(absl::StrCat("SELECT 1 FROM pg_stat_activity WHERE pid = ", pid)).empty()) break;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+};
 
 TEST_P(LoaderKillTest, LostConnectionIsRetriedAndAppliedExactlyOnce) {
   bool killed = false;
-  options_.before_statement = [&](absl::string_view kind) {
-    if (killed || kind != GetParam()) return;
-    killed = true;
-    absl::Status status = db_->Exec(absl::StrCat(
-        "SELECT pg_terminate_backend(", loader_->backend_pid(), ")"));
-    ASSERT_TRUE(status.ok()) << status;
-    // Wait until the backend is gone, so the next statement surely fails.
-    for (int i = 0; i < 500; ++i) {
-      if (Rows(absl::StrCat("SELECT 1 FROM pg_stat_activity WHERE pid = ",
-                            loader_->backend_pid())).empty()) {
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-  };
+  const std::string stage = GetParam();
+  if (stage == "streaming") {
+    on_first_chunk_ = [&] {
+      killed = true;
+      KillLoaderBackend();
+    };
+  } else {
+    options_.before_statement = [&](absl::string_view kind) {
+      if (killed || kind != stage) return;
+      killed = true;
+      KillLoaderBackend();
+    };
+  }
   Batch batch = NewBatch(1);
   batch.key_columns.clear();  // Keyless: applying twice would duplicate.
   batch.upserts.push_back(FullRows(batch, {{V("1"), V("a"), kNull}, {V("2"), V("b"), kNull}}));
@@ -348,11 +446,26 @@ TEST_P(LoaderKillTest, LostConnectionIsRetriedAndAppliedExactlyOnce) {
   EXPECT_EQ(Loader().retries(), 1u);
   EXPECT_THAT(Rows("SELECT id::text FROM app.items"),
               UnorderedElementsAreArray(std::vector<TextRow>{{V("1")}, {V("2")}}));
-  EXPECT_THAT(Rows("SELECT lsn::text FROM re_dms.re_dms_checkpoints"), ElementsAre(TextRow{V("1001")}));
+  EXPECT_THAT(Rows("SELECT lsn::text FROM re_dms.re_dms_checkpoints"),
+              ElementsAre(TextRow{V("1001")}));
 }
 
 INSTANTIATE_TEST_SUITE_P(AtEveryStage, LoaderKillTest,
-                         ::testing::Values("BEGIN", "COPY", "INSERT", "checkpoint", "COMMIT"));
+                         ::testing::Values("BEGIN", "COPY", "streaming", "INSERT", "checkpoint",
+                                           "COMMIT"));
+
+TEST(PgConnectionTest, TlsIsRequiredForRemoteHostsUnlessConfigured) {
+  EXPECT_EQ(*EffectiveSslMode("host=127.0.0.1 port=5432"), "prefer");
+  EXPECT_EQ(*EffectiveSslMode("host=/var/run/postgresql"), "prefer");
+  EXPECT_EQ(*EffectiveSslMode("host=localhost,::1"), "prefer");
+  EXPECT_EQ(*EffectiveSslMode("host=cluster.abc.us-east-1.redshift.amazonaws.com port=5439"),
+            "require");
+  EXPECT_EQ(*EffectiveSslMode("postgresql://user@db.example.com/dw"), "require");
+  EXPECT_EQ(*EffectiveSslMode("host=db.example.com sslmode=verify-full"), "verify-full");
+  absl::StatusOr<std::string> bad = EffectiveSslMode("host='unterminated password=hunter2");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), ::testing::Not(HasSubstr("hunter2")));
+}
 
 }  // namespace
 }  // namespace re_dms

@@ -62,6 +62,12 @@ class StagedFileSource {
                             const std::function<absl::Status(absl::string_view)>& sink) = 0;
 };
 
+class S3Client;
+
+// Reads a data set's parts back from S3 (StagedFile::s3_uris), decompressing
+// them as they stream in. `client` is not owned and must outlive the source.
+std::unique_ptr<StagedFileSource> MakeS3StagedFileSource(S3Client* client);
+
 // Reads the local part files a CsvWriter wrote (StagedFile::local_paths),
 // decompressing them: for loading without S3, e.g. a PostgreSQL target fed
 // from the spool directory.
