@@ -15,6 +15,10 @@ seeded with --seed), one of --modes is injected instead of a clean answer:
          response stops halfway through its body -- or, for an empty body,
          never starts -- and the connection hangs for --stall-seconds
 
+--only REGEX limits injection to requests whose `METHOD /path?query` matches
+(e.g. '^POST .*uploadId=' for CompleteMultipartUpload); --max-faults N stops
+injecting after N faults.
+
 --forbid answers every request with 403 SignatureDoesNotMatch instead.
 
 GET /__stats returns counts as JSON: requests, forwarded, and one per mode.
@@ -24,6 +28,7 @@ import http.client
 import http.server
 import json
 import random
+import re
 import socket
 import struct
 import sys
@@ -46,6 +51,8 @@ def main():
     parser.add_argument("--modes", default="500,503,drop,stall")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--stall-seconds", type=float, default=30.0)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--max-faults", type=int, default=-1)
     parser.add_argument("--forbid", action="store_true")
     args = parser.parse_args()
 
@@ -59,14 +66,20 @@ def main():
     stats = {"requests": 0, "forwarded": 0, "403": 0}
     stats.update({mode: 0 for mode in modes})
 
-    def decide():
+    only = re.compile(args.only) if args.only else None
+    injected = [0]
+
+    def decide(request_line):
         with lock:
             stats["requests"] += 1
             number = stats["requests"]
+            eligible = (only is None or only.search(request_line)) and (
+                args.max_faults < 0 or injected[0] < args.max_faults)
             if args.forbid:
                 fate = "403"
-            elif modes and rng.random() < args.fail_rate:
+            elif eligible and modes and rng.random() < args.fail_rate:
                 fate = rng.choice(modes)
+                injected[0] += 1
             else:
                 fate = None
             if fate is not None:
@@ -128,7 +141,7 @@ def main():
                 with lock:
                     return self.reply(200, json.dumps(stats).encode())
             body = self.read_body()
-            number, fate = decide()
+            number, fate = decide("%s %s" % (self.command, self.path))
             if fate == "403":
                 return self.error(403, "SignatureDoesNotMatch",
                                   "The request signature we calculated does not match the "
