@@ -18,16 +18,11 @@ class Arena {
     char* out;
     if (bytes.size() > kBlockSize / 4) {
       // A large value gets a block of its own instead of wasting the rest of one.
-      blocks_.emplace_back(new char[bytes.size()]);
-      allocated_ += bytes.size();
-      out = blocks_.back().get();
+      large_.emplace_back(new char[bytes.size()]);
+      used_ += bytes.size();
+      out = large_.back().get();
     } else {
-      if (left_ < bytes.size()) {
-        blocks_.emplace_back(new char[kBlockSize]);
-        allocated_ += kBlockSize;
-        next_ = blocks_.back().get();
-        left_ = kBlockSize;
-      }
+      if (left_ < bytes.size()) NextBlock();
       out = next_;
       next_ += bytes.size();
       left_ -= bytes.size();
@@ -36,21 +31,45 @@ class Arena {
     return absl::string_view(out, bytes.size());
   }
 
-  void Clear() {
+  // Forgets every byte. `keep_blocks` keeps the standard blocks for reuse
+  // (a busy table refills them at once); otherwise all memory is freed.
+  void Clear(bool keep_blocks) {
+    large_.clear();
+    if (keep_blocks) {
+      for (auto& block : blocks_) spare_.push_back(std::move(block));
+    } else {
+      spare_.clear();
+    }
     blocks_.clear();
     next_ = nullptr;
     left_ = 0;
-    allocated_ = 0;
+    used_ = 0;
   }
 
-  uint64_t bytes() const { return allocated_; }
+  // Bytes of the blocks in use.
+  uint64_t bytes() const { return used_; }
 
  private:
   static constexpr size_t kBlockSize = 64 << 10;
-  std::vector<std::unique_ptr<char[]>> blocks_;
+
+  void NextBlock() {
+    if (spare_.empty()) {
+      blocks_.emplace_back(new char[kBlockSize]);
+    } else {
+      blocks_.push_back(std::move(spare_.back()));
+      spare_.pop_back();
+    }
+    used_ += kBlockSize;
+    next_ = blocks_.back().get();
+    left_ = kBlockSize;
+  }
+
+  std::vector<std::unique_ptr<char[]>> blocks_;  // kBlockSize each.
+  std::vector<std::unique_ptr<char[]>> spare_;   // Cleared blocks kept for reuse.
+  std::vector<std::unique_ptr<char[]>> large_;   // One value each.
   char* next_ = nullptr;
   size_t left_ = 0;
-  uint64_t allocated_ = 0;
+  uint64_t used_ = 0;
 };
 
 // One buffered column value; text lives in the table's arena.
@@ -154,10 +173,12 @@ class ChangeBatcher::Table {
 
   bool has_pending() const { return !entries_.empty(); }
   uint64_t rows() const { return entries_.size(); }
+  // What the buffered rows occupy, plus what their batch will occupy once
+  // emitted (Datum vectors), so that max_bytes bounds both. Capacity kept for
+  // reuse after a flush is not counted: it is bounded by the largest batch.
   uint64_t bytes() const {
-    return arena_.bytes() + values_.capacity() * sizeof(Value) +
-           entries_.capacity() * sizeof(Entry) +
-           index_.capacity() * (sizeof(std::pair<absl::string_view, uint32_t>) + 1);
+    return arena_.bytes() + values_.size() * sizeof(Value) + entries_.size() * sizeof(Entry) +
+           index_.size() * (sizeof(std::pair<absl::string_view, uint32_t>) + 1) + batch_bytes_;
   }
   absl::Time oldest() const { return oldest_; }
 
@@ -226,8 +247,9 @@ class ChangeBatcher::Table {
   }
 
   // Appends the buffered rows as a batch, unless they cancelled out; empties
-  // the buffer.
-  void Emit(const SourcePosition& position, std::vector<Batch>* ready) {
+  // the buffer. `busy`: the table is likely to fill again soon, so its
+  // buffers keep their memory (see Discard).
+  void Emit(const SourcePosition& position, bool busy, std::vector<Batch>* ready) {
     Batch batch = NewBatch(Batch::Kind::kRows, position);
     batch.bytes = bytes();
     if (keyless()) {
@@ -235,7 +257,7 @@ class ChangeBatcher::Table {
     } else {
       EmitKeyed(&batch);
     }
-    Discard();
+    Discard(busy);
     if (batch.row_count() > 0) Push(std::move(batch), ready);
   }
 
@@ -257,11 +279,24 @@ class ChangeBatcher::Table {
     ready->push_back(std::move(batch));
   }
 
-  void Discard() {
-    arena_.Clear();
-    std::vector<Value>().swap(values_);
-    std::vector<Entry>().swap(entries_);
-    absl::flat_hash_map<absl::string_view, uint32_t>().swap(index_);
+  // Forgets the buffered rows. `keep_memory` keeps the buffers' capacity
+  // (sized for the next batch), sparing a busy table the reallocation and
+  // rehashing of every batch; otherwise all memory is freed, so idle tables
+  // hold none.
+  void Discard(bool keep_memory) {
+    batch_bytes_ = 0;
+    arena_.Clear(keep_memory);
+    if (keep_memory) {
+      const size_t rows = entries_.size();
+      values_.clear();
+      entries_.clear();
+      index_.clear();
+      index_.reserve(rows);
+    } else {
+      std::vector<Value>().swap(values_);
+      std::vector<Entry>().swap(entries_);
+      absl::flat_hash_map<absl::string_view, uint32_t>().swap(index_);
+    }
   }
 
  private:
@@ -287,6 +322,8 @@ class ChangeBatcher::Table {
     auto it = index_.find(key);
     if (it != index_.end()) return entries_[it->second];
     if (entries_.empty()) oldest_ = now;
+    // A delete's key (or a keyless table's row) becomes a Datum vector too.
+    batch_bytes_ += sizeof(std::vector<Datum>) + 2 * key.size();
     Entry entry;
     entry.key = Copy(key);
     entry.state = state;
@@ -299,6 +336,11 @@ class ChangeBatcher::Table {
   uint32_t Store(const Value* row) {
     const uint32_t first = static_cast<uint32_t>(values_.size());
     values_.insert(values_.end(), row, row + columns_.size());
+    batch_bytes_ += sizeof(std::vector<Datum>) + columns_.size() * sizeof(Datum);
+    for (size_t i = 0; i < columns_.size(); ++i) {
+      // Strings longer than the small-string buffer allocate.
+      if (row[i].size > 15) batch_bytes_ += row[i].size + 1;
+    }
     return first;
   }
 
@@ -334,14 +376,17 @@ class ChangeBatcher::Table {
         if (row[i].kind != ValueKind::kUnchangedToast) present.push_back(static_cast<int>(i));
       }
       auto [group, added] = groups.emplace(present, batch->upserts.size());
-      if (added) batch->upserts.push_back(RowGroup{present, {}});
+      if (added) {
+        batch->upserts.push_back(RowGroup{present, {}});
+        if (present.size() == columns_.size()) batch->upserts.back().rows.reserve(entries_.size());
+      }
       std::vector<Datum>& out = batch->upserts[group->second].rows.emplace_back();
       out.reserve(present.size());
       for (int i : present) {
         if (row[i].kind == ValueKind::kNull) {
           out.emplace_back(std::nullopt);
         } else {
-          out.emplace_back(std::string(row[i].text()));
+          out.emplace_back(std::in_place, row[i].data, row[i].size);
         }
       }
     }
@@ -374,6 +419,7 @@ class ChangeBatcher::Table {
   std::vector<Value> values_;  // Rows of columns_.size() values each.
   std::vector<Entry> entries_;  // In order of each row's first change.
   absl::flat_hash_map<absl::string_view, uint32_t> index_;  // Key -> entries_ index.
+  uint64_t batch_bytes_ = 0;  // Estimated size of the batch Emit() would build.
   absl::Time oldest_;
 };
 
@@ -479,7 +525,7 @@ absl::Status ChangeBatcher::Commit(const Record& record, std::vector<Batch>* rea
   for (Table* table : touched_) {
     if (table->has_pending() &&
         (table->rows() >= options_.max_rows || table->bytes() >= options_.max_bytes)) {
-      table->Emit(position_, ready);
+      table->Emit(position_, /*busy=*/true, ready);
     }
   }
   touched_.clear();
@@ -537,7 +583,7 @@ absl::Status ChangeBatcher::Truncate(const Record& record, std::vector<Batch>* r
           QuotedTableName((*table)->schema(), (*table)->name()),
           ", which holds other partitions' rows too, so its TRUNCATE cannot be replicated"));
     }
-    (*table)->Discard();
+    (*table)->Discard(/*keep_memory=*/false);
     Batch batch = (*table)->NewBatch(Batch::Kind::kTruncate, position_);
     batch.restart_seqs = record.restart_seqs;
     batch.cascade = record.cascade;
@@ -569,7 +615,7 @@ absl::Status ChangeBatcher::Change(const Record& record, std::vector<Batch>* rea
                               : ApplyToKeyed(record, table, now);
   }
   if (!status.ok()) return Annotate(status, Where(record, record.table));
-  if (table->bytes() >= options_.max_bytes) table->Emit(position_, ready);
+  if (table->bytes() >= options_.max_bytes) table->Emit(position_, /*busy=*/true, ready);
   return absl::OkStatus();
 }
 
@@ -604,7 +650,7 @@ absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vecto
   if (!table->columns_known()) return table->Reshape(std::move(columns), table->key());
 
   // The column set changed: rows buffered so far have the old shape.
-  if (table->has_pending()) table->Emit(position_, ready);
+  if (table->has_pending()) table->Emit(position_, /*busy=*/false, ready);
   keys_->Invalidate(record.table.schema, record.table.name);
   absl::StatusOr<TableKey> key = keys_->Lookup(record.table.schema, record.table.name);
   if (!key.ok()) return key.status();
@@ -776,7 +822,7 @@ absl::Status ChangeBatcher::FlushExpired(absl::Time now, std::vector<Batch>* rea
   for (Table* table : table_order_) {
     if (!table->has_pending() || now - table->oldest() < options_.max_age) continue;
     if (in_transaction_ && table->touched_in == transaction_ordinal_) continue;
-    table->Emit(position_, ready);
+    table->Emit(position_, /*busy=*/false, ready);
   }
   return absl::OkStatus();
 }
@@ -790,7 +836,7 @@ absl::Status ChangeBatcher::FlushAll(std::vector<Batch>* ready) {
                      "); its changes are not committed, so nothing is flushed"));
   }
   for (Table* table : table_order_) {
-    if (table->has_pending()) table->Emit(position_, ready);
+    if (table->has_pending()) table->Emit(position_, /*busy=*/false, ready);
   }
   return absl::OkStatus();
 }

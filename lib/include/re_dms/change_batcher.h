@@ -42,6 +42,9 @@
 // batch of the table is applied; batches of one table are applied in order,
 // so the final state is exact.
 //
+// A table whose buffered changes cancel out (insert, then delete) yields no
+// batch: sequences count emitted batches only.
+//
 // Position. Each batch's SourcePosition is the last commit completed in the
 // stream when the batch was cut: every change of the table up to that commit
 // is in this batch or an earlier one, and a batch cut inside a transaction
@@ -84,8 +87,9 @@ namespace re_dms {
 struct BatcherOptions {
   // Flush a table at a commit once it holds this many rows...
   uint64_t max_rows = 1'000'000;
-  // ...or this many bytes (values plus the batcher's bookkeeping per value
-  // and per row, i.e. about the memory it holds). Inside a transaction,
+  // ...or this many bytes: the memory the buffered rows hold (values and
+  // bookkeeping) plus the estimated size of the Batch they become, so the
+  // batcher's peak memory stays near this figure. Inside a transaction,
   // passing it cuts the batch.
   uint64_t max_bytes = uint64_t{64} << 20;
   // FlushExpired() emits a table whose oldest buffered change is this old.

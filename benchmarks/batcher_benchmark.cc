@@ -1,0 +1,248 @@
+// ChangeBatcher throughput and memory.
+//
+//   bazel build //benchmarks:batcher_benchmark
+//   bazel-bin/benchmarks/batcher_benchmark
+//   RE_DMS_BENCH_STREAM=/tmp/re_dms_bench/stream.txt bazel-bin/benchmarks/batcher_benchmark
+//
+// BM_SingleTransactionMemory: one transaction of 5 000 000 inserts into an
+//   orders-like table with the default 64 MB byte limit, batches dropped as
+//   they come (as the CSV writer would consume them); reports the process's
+//   peak RSS. It is registered first, so the peak is its own.
+// BM_BatchSynthetic: the batcher alone on prebuilt records: 200 000 inserts,
+//   updates of a quarter of the rows, deletes of a tenth, transactions of
+//   10 000 rows; MB/s counts the values' bytes.
+// BM_ParseAndBatchStream (when RE_DMS_BENCH_STREAM is set): Parser +
+//   ChangeBatcher over a captured test_decoding stream (scripts/make-bench-stream),
+//   fed in 64 KiB chunks; MB/s counts input bytes.
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "benchmark/benchmark.h"
+#include "re_dms/change_batcher.h"
+#include "re_dms/key_columns.h"
+#include "re_dms/parser.h"
+
+namespace re_dms {
+namespace {
+
+constexpr const char* kNames[] = {"id",         "quantity",   "customer", "amount",    "note",
+                                  "created_at", "updated_at", "shipped",  "attributes"};
+constexpr const char* kTypes[] = {"bigint",
+                                  "integer",
+                                  "text",
+                                  "numeric",
+                                  "text",
+                                  "timestamp with time zone",
+                                  "timestamp with time zone",
+                                  "boolean",
+                                  "jsonb"};
+constexpr int kColumns = 9;
+
+StaticKeyColumns* OrdersKeys() {
+  static StaticKeyColumns* keys = [] {
+    auto* keys = new StaticKeyColumns;
+    keys->Set("public", "orders", TableKey{ReplicaIdentity::kDefault, {"id"}, {}});
+    return keys;
+  }();
+  return keys;
+}
+
+std::unique_ptr<ChangeBatcher> NewBatcher() {
+  absl::StatusOr<std::unique_ptr<ChangeBatcher>> batcher =
+      ChangeBatcher::Create(BatcherOptions{}, OrdersKeys());
+  if (!batcher.ok()) std::abort();
+  return *std::move(batcher);
+}
+
+// Fills `values` with row `id`'s values (version `version` for updates).
+void RowValues(int64_t id, int version, std::vector<std::string>* values) {
+  values->resize(kColumns);
+  (*values)[0] = absl::StrCat(id);
+  (*values)[1] = absl::StrCat(id % 100 + version);
+  (*values)[2] = absl::StrCat("customer ", id % 5000, " O'Brien & Sons");
+  (*values)[3] = absl::StrCat(id % 100000, ".", version % 100);
+  (*values)[4] = version % 2 ? "shipped with care\nsecond line" : "";
+  (*values)[5] = "2024-01-02 03:04:05.678+00";
+  (*values)[6] = absl::StrCat("2024-03-0", version % 9 + 1, " 10:11:12+00");
+  (*values)[7] = version % 2 ? "true" : "false";
+  (*values)[8] = absl::StrCat("{\"tier\": \"gold\", \"n\": ", id % 17, "}");
+}
+
+// Makes `record` a change of public.orders whose views point into `values`.
+void MakeChange(RecordKind kind, const std::vector<std::string>& values, Record* record) {
+  record->kind = kind;
+  record->table = TableRef{"public", "orders"};
+  const int count = kind == RecordKind::kDelete ? 1 : kColumns;
+  record->columns.resize(count);
+  for (int i = 0; i < count; ++i) {
+    Column& column = record->columns[i];
+    column.name = kNames[i];
+    column.type = kTypes[i];
+    column.kind = ValueKind::kText;
+    column.text = values[i];
+  }
+}
+
+uint64_t PeakRssBytes() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+}
+
+void BM_SingleTransactionMemory(benchmark::State& state) {
+  const int64_t rows = state.range(0);
+  uint64_t batches = 0;
+  for (auto _ : state) {
+    std::unique_ptr<ChangeBatcher> batcher = NewBatcher();
+    std::vector<Batch> ready;
+    Record record;
+    std::vector<std::string> values;
+    record.kind = RecordKind::kBegin;
+    record.xid = 1;
+    if (!batcher->Add(record, &ready).ok()) std::abort();
+    for (int64_t id = 1; id <= rows; ++id) {
+      RowValues(id, 0, &values);
+      MakeChange(RecordKind::kInsert, values, &record);
+      if (!batcher->Add(record, &ready).ok()) std::abort();
+      batches += ready.size();
+      ready.clear();
+    }
+    record.kind = RecordKind::kCommit;
+    if (!batcher->Add(record, &ready).ok() || !batcher->FlushAll(&ready).ok()) std::abort();
+    batches += ready.size();
+  }
+  state.SetItemsProcessed(state.iterations() * rows);
+  state.counters["batches"] = static_cast<double>(batches);
+  state.counters["peak_rss_MB"] = static_cast<double>(PeakRssBytes()) / (1 << 20);
+}
+BENCHMARK(BM_SingleTransactionMemory)
+    ->Arg(5'000'000)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Records whose views point into strings that live as long as the vector.
+struct RecordedStream {
+  std::deque<std::vector<std::string>> values;
+  std::vector<Record> records;
+  uint64_t value_bytes = 0;
+};
+
+const RecordedStream& Synthetic() {
+  static const RecordedStream* stream = [] {
+    auto* out = new RecordedStream;
+    constexpr int64_t kRows = 200'000;
+    constexpr int64_t kPerTransaction = 10'000;
+    uint32_t xid = 0;
+    auto transaction = [&](int64_t first, int64_t last, int step, RecordKind kind) {
+      for (int64_t start = first; start <= last; start += kPerTransaction * step) {
+        Record begin;
+        begin.kind = RecordKind::kBegin;
+        begin.xid = ++xid;
+        out->records.push_back(begin);
+        for (int64_t id = start; id < start + kPerTransaction * step && id <= last; id += step) {
+          out->values.emplace_back();
+          RowValues(id, kind == RecordKind::kUpdate ? 1 : 0, &out->values.back());
+          Record change;
+          MakeChange(kind, out->values.back(), &change);
+          for (const Column& column : change.columns) out->value_bytes += column.text.size();
+          out->records.push_back(std::move(change));
+        }
+        Record commit;
+        commit.kind = RecordKind::kCommit;
+        commit.xid = xid;
+        out->records.push_back(commit);
+      }
+    };
+    transaction(1, kRows, 1, RecordKind::kInsert);
+    transaction(1, kRows, 4, RecordKind::kUpdate);
+    transaction(2, kRows, 10, RecordKind::kDelete);
+    return out;
+  }();
+  return *stream;
+}
+
+void BM_BatchSynthetic(benchmark::State& state) {
+  const RecordedStream& stream = Synthetic();
+  for (auto _ : state) {
+    std::unique_ptr<ChangeBatcher> batcher = NewBatcher();
+    std::vector<Batch> ready;
+    for (const Record& record : stream.records) {
+      if (!batcher->Add(record, &ready).ok()) std::abort();
+      ready.clear();
+    }
+    if (!batcher->FlushAll(&ready).ok()) std::abort();
+    benchmark::DoNotOptimize(ready.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * stream.value_bytes));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * stream.records.size()));
+}
+BENCHMARK(BM_BatchSynthetic)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+const std::string* CapturedStream() {
+  static const std::string* stream = []() -> const std::string* {
+    const char* path = std::getenv("RE_DMS_BENCH_STREAM");
+    if (path == nullptr || *path == '\0') return nullptr;
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return new std::string(text.str());
+  }();
+  return stream;
+}
+
+void BM_ParseAndBatchStream(benchmark::State& state) {
+  const std::string* stream = CapturedStream();
+  if (stream == nullptr || stream->empty()) {
+    state.SkipWithError("RE_DMS_BENCH_STREAM is not set or empty (scripts/make-bench-stream)");
+    return;
+  }
+  constexpr size_t kChunk = 64 << 10;
+  int64_t records = 0;
+  for (auto _ : state) {
+    Parser parser;
+    Record record;
+    std::unique_ptr<ChangeBatcher> batcher = NewBatcher();
+    std::vector<Batch> ready;
+    for (size_t at = 0; at < stream->size(); at += kChunk) {
+      parser.Feed(absl::string_view(*stream).substr(at, kChunk));
+      for (;;) {
+        absl::StatusOr<bool> got = parser.Next(&record);
+        if (!got.ok()) {
+          state.SkipWithError(std::string(got.status().message()).c_str());
+          return;
+        }
+        if (!*got) break;
+        ++records;
+        absl::Status added = batcher->Add(record, &ready);
+        if (!added.ok()) {
+          state.SkipWithError(std::string(added.message()).c_str());
+          return;
+        }
+        ready.clear();
+      }
+    }
+    if (!parser.Finish().ok() || !batcher->FlushAll(&ready).ok()) {
+      state.SkipWithError("stream did not end cleanly");
+      return;
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * stream->size()));
+  state.SetItemsProcessed(records);
+}
+BENCHMARK(BM_ParseAndBatchStream)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace re_dms
+
+BENCHMARK_MAIN();
