@@ -47,10 +47,11 @@ absl::StatusOr<MetadataResponse> MetadataRequestOnce(
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
   std::unique_ptr<curl_slist, HeaderListDeleter> header_list;
   for (const std::string& header : headers) {
-    curl_slist* extended = curl_slist_append(header_list.get(), header.c_str());
-    if (extended == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
-    header_list.release();
-    header_list.reset(extended);
+    // Appending returns the list's head, which is the one already owned
+    // after the first header.
+    curl_slist* head = curl_slist_append(header_list.get(), header.c_str());
+    if (head == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
+    if (header_list == nullptr) header_list.reset(head);
   }
   MetadataResponse response;
   BodySink sink{&response.body};

@@ -64,7 +64,7 @@ struct CredentialChainOptions {
   // Timeouts of each metadata HTTP request: connecting (short, so a host that
   // is not on EC2 gives up quickly) and the whole exchange.
   absl::Duration metadata_connect_timeout = absl::Seconds(1);
-  absl::Duration metadata_request_timeout = absl::Seconds(5);
+  absl::Duration metadata_request_timeout = absl::Seconds(2);
   // Temporary credentials are fetched again this long before they expire, so
   // a request signed just before expiry still reaches S3 in time.
   absl::Duration refresh_before_expiry = absl::Minutes(5);
