@@ -200,7 +200,7 @@ TEST(MergeSqlGoldenTest, PostgresMergeStreamsFromStdin) {
 
 TEST(MergeSqlGoldenTest, CatalogQueries) {
   std::string rendered = absl::StrCat(
-      "-- checkpoint table\n", CheckpointTableSql(RoleOptions(), TargetDialect::kRedshift)[1],
+      "-- checkpoint table\n", CheckpointTableSql(RoleOptions())[1],
       ";\n-- read checkpoint\n",
       ReadCheckpointSql(RoleOptions(), TargetDialect::kRedshift, "sales", "O'Brien\\s"),
       ";\n-- describe\n", DescribeTableSql(TargetDialect::kRedshift, "sales", "Orders"),

@@ -524,10 +524,9 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
   return statements;
 }
 
-std::vector<std::string> CheckpointTableSql(const RedshiftLoaderOptions& options,
-                                            TargetDialect dialect) {
+std::vector<std::string> CheckpointTableSql(const RedshiftLoaderOptions& options) {
   // lsn is NUMERIC(20,0): an LSN is an unsigned 64-bit number, beyond BIGINT.
-  (void)dialect;
+  // The same DDL serves both dialects.
   return {
       absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", QuoteIdentifier(options.checkpoint_schema)),
       absl::StrCat("CREATE TABLE IF NOT EXISTS ",

@@ -108,9 +108,8 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
                                                  const std::vector<TargetColumn>& target,
                                                  const AwsCredentials* credentials);
 
-// The checkpoint table's DDL and its read for one target table.
-std::vector<std::string> CheckpointTableSql(const RedshiftLoaderOptions& options,
-                                            TargetDialect dialect);
+// The checkpoint table's DDL (both dialects) and its read for one table.
+std::vector<std::string> CheckpointTableSql(const RedshiftLoaderOptions& options);
 std::string ReadCheckpointSql(const RedshiftLoaderOptions& options, TargetDialect dialect,
                               absl::string_view schema, absl::string_view table);
 // The target table's columns in order (empty result: the table is missing).

@@ -67,7 +67,7 @@ absl::Status CheckBatchNames(TargetDialect dialect, const StagedBatch& staged) {
 
 }  // namespace
 
-// The connection and what was learned about the server on it.
+// The target connection, behind a pimpl so the public header needs no libpq.
 class RedshiftLoader::Session {
  public:
   explicit Session(std::unique_ptr<PgConnection> connection) : connection(std::move(connection)) {}
@@ -95,7 +95,7 @@ absl::StatusOr<std::unique_ptr<RedshiftLoader>> RedshiftLoader::Create(
     return absl::InvalidArgumentError(
         "a PostgreSQL target needs a StagedFileSource to read staged files");
   }
-  for (const std::string& sql : CheckpointTableSql(loader->options_, loader->dialect_)) {
+  for (const std::string& sql : CheckpointTableSql(loader->options_)) {
     absl::Status status = loader->session_->connection->Exec(sql);
     if (!status.ok()) return WithContext(status, "creating the checkpoint table");
   }
