@@ -19,6 +19,13 @@
 // filled is an error naming the fix (REPLICA IDENTITY FULL): the row moves to
 // a key that does not exist in the target, so "leave it alone" has no meaning.
 //
+// Merging by key assumes keys are unique after every statement, as
+// PostgreSQL's non-deferrable primary keys and replica identity indexes
+// guarantee. A DEFERRABLE key lets a transaction hold two rows with one key
+// for a while (e.g. swapping two keys); such a transaction is either refused
+// (an INSERT of a key already held) or merged wrongly, much as PostgreSQL's
+// own subscriber would fail on it.
+//
 // Tables without a key (see KeyColumns) are multisets: inserts replicate;
 // updates and deletes identify the row by the whole old row, which only
 // REPLICA IDENTITY FULL logs; otherwise the error names the table and the fix.
