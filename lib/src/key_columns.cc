@@ -31,11 +31,14 @@ constexpr char kRelationSql[] =
 // The replica identity index under REPLICA IDENTITY USING INDEX, the primary
 // key otherwise (https://www.postgresql.org/docs/15/catalog-pg-index.html:
 // indisreplident, indisprimary; indkey lists the key's attnums in order).
+// Like PostgreSQL's relcache (RelationGetIndexList), a deferrable primary key
+// (not indimmediate) is no identity: PostgreSQL logs no old key for it, and
+// rows may share its key inside a transaction.
 constexpr char kKeySql[] =
     "SELECT a.attname FROM pg_catalog.pg_index i "
     "CROSS JOIN LATERAL unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord) "
     "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-    "WHERE i.indrelid = $1::pg_catalog.oid "
+    "WHERE i.indrelid = $1::pg_catalog.oid AND i.indimmediate AND i.indisvalid "
     "AND CASE WHEN $2 = 'i' THEN i.indisreplident ELSE i.indisprimary END "
     "ORDER BY k.ord";
 // format_type(oid, NULL) is format_type_be(), the function test_decoding

@@ -19,12 +19,10 @@
 // filled is an error naming the fix (REPLICA IDENTITY FULL): the row moves to
 // a key that does not exist in the target, so "leave it alone" has no meaning.
 //
-// Merging by key assumes keys are unique after every statement, as
-// PostgreSQL's non-deferrable primary keys and replica identity indexes
-// guarantee. A DEFERRABLE key lets a transaction hold two rows with one key
-// for a while (e.g. swapping two keys); such a transaction is either refused
-// (an INSERT of a key already held) or merged wrongly, much as PostgreSQL's
-// own subscriber would fail on it.
+// Merging by key relies on keys being unique after every statement, which
+// holds for the keys KeyColumns reports (immediate primary keys and replica
+// identity indexes; a DEFERRABLE primary key counts as no key, so its table
+// is a multiset as below).
 //
 // Tables without a key (see KeyColumns) are multisets: inserts replicate;
 // updates and deletes identify the row by the whole old row, which only

@@ -3,8 +3,9 @@
 // The ChangeBatcher needs each table's key to merge changes of one row, and
 // the loader needs it to merge a batch into the target. The answer comes from
 // the source database's catalog: the replica identity index when the table is
-// REPLICA IDENTITY USING INDEX, otherwise the primary key. A table with
-// neither has no key: its inserts replicate, but its updates and deletes can
+// REPLICA IDENTITY USING INDEX, otherwise the primary key unless it is
+// DEFERRABLE (PostgreSQL does not use such a key as the identity). A table
+// with neither has no key: its inserts replicate, but its updates and deletes can
 // only be identified by the whole old row, which PostgreSQL logs only under
 // REPLICA IDENTITY FULL (rows then behave as a multiset, as in PostgreSQL's
 // own subscriber).
