@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -212,7 +213,6 @@ absl::Status S3ErrorStatus(const S3Call& call, const HttpResponse& response) {
 struct BodyDigests {
   std::string sha256_hex;
   std::string md5_base64;
-  std::string md5_raw;
 };
 
 absl::StatusOr<BodyDigests> DigestFileRange(int fd, const std::string& path,
@@ -231,10 +231,7 @@ absl::StatusOr<BodyDigests> DigestFileRange(int fd, const std::string& path,
   }
   BodyDigests digests;
   digests.sha256_hex = HexEncode(sha256.Finish());
-  digests.md5_raw = md5.Finish();
-  Md5Digest md5_array;
-  std::copy(digests.md5_raw.begin(), digests.md5_raw.end(), md5_array.begin());
-  digests.md5_base64 = Base64Encode(md5_array);
+  digests.md5_base64 = absl::Base64Escape(md5.Finish());
   return digests;
 }
 
@@ -244,8 +241,11 @@ class OpenFile {
   static absl::StatusOr<OpenFile> Open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      return absl::NotFoundError(
-          absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+      const std::string message =
+          absl::StrCat("cannot open ", path, ": ", std::strerror(errno));
+      return errno == ENOENT   ? absl::NotFoundError(message)
+             : errno == EACCES ? absl::PermissionDeniedError(message)
+                               : absl::InternalError(message);
     }
     struct stat info;
     if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
@@ -327,7 +327,8 @@ class S3ClientImpl : public S3Client {
                                       const std::string& path) override {
     absl::StatusOr<OpenFile> file = OpenFile::Open(path);
     if (!file.ok()) return file.status();
-    if (file->size() > options_.multipart_threshold) {
+    // A single PUT carries at most 5 GiB.
+    if (file->size() > std::min(options_.multipart_threshold, kMaxPartSize)) {
       return UploadParts(bucket, key, path, *file);
     }
     absl::StatusOr<BodyDigests> digests =
@@ -436,12 +437,10 @@ class S3ClientImpl : public S3Client {
 
   absl::Status DeleteObject(absl::string_view bucket,
                             absl::string_view key) override {
+    // S3 answers 204 for a key that does not exist; a 404 means the bucket
+    // is missing, which is worth reporting.
     S3Call call("DeleteObject", bucket, key, "DELETE");
-    absl::StatusOr<HttpResponse> response = Execute(call);
-    if (!response.ok() && response.status().code() != absl::StatusCode::kNotFound) {
-      return response.status();
-    }
-    return absl::OkStatus();
+    return Execute(call).status();
   }
 
   absl::Status DeleteObjects(absl::string_view bucket,

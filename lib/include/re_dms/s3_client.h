@@ -136,7 +136,8 @@ class S3Client {
   virtual absl::StatusOr<S3ObjectInfo> HeadObject(absl::string_view bucket,
                                                   absl::string_view key) = 0;
 
-  // Succeeds when the object does not exist (as S3 does).
+  // Succeeds when the object does not exist (as S3 does); kNotFound when
+  // the bucket does not.
   virtual absl::Status DeleteObject(absl::string_view bucket,
                                     absl::string_view key) = 0;
 
