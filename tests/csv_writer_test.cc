@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -145,6 +146,52 @@ TEST(CsvWriter, WritesExactBytesForHostileValues) {
     ASSERT_EQ(staged->files[0].local_paths.size(), 1u);
     EXPECT_EQ(ReadFile(staged->files[0].local_paths[0]), expected);
     EXPECT_EQ(staged->files[0].rows, group.rows.size());
+  }
+}
+
+// The reference: CSV quoting as RFC 4180 states it, one byte at a time.
+std::string NaivelyQuoted(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+
+TEST(CsvWriter, QuotesValuesOfEveryLengthAndMixLikeTheReference) {
+  // Lengths around the 16-byte blocks of the scanner, quotes anywhere.
+  std::mt19937 random(1);
+  const std::string alphabet = "\"\"a,\n\r\\ \xC3\xA9x";
+  Batch batch = TwoColumnBatch();
+  batch.key_columns.clear();
+  RowGroup group{{0, 1}, {}};
+  std::string expected;
+  for (int i = 0; i < 3000; ++i) {
+    std::string value;
+    size_t length = random() % 70;
+    bool plain = i % 3 == 0;
+    for (size_t j = 0; j < length; ++j) value += plain ? 'p' : alphabet[random() % alphabet.size()];
+    group.rows.push_back({std::to_string(i), value});
+    absl::StrAppend(&expected, "\"", i, "\",", NaivelyQuoted(value), "\n");
+  }
+  batch.upserts.push_back(group);
+  std::string spool = MakeSpool();
+  auto staged = CsvWriter(Options(spool)).Write(batch);
+  ASSERT_TRUE(staged.ok()) << staged.status();
+  EXPECT_TRUE(ReadFile(staged->files[0].local_paths[0]) == expected);
+}
+
+TEST(CsvWriter, FindsANulByteAnywhereInALongValue) {
+  for (size_t position : {0, 15, 16, 17, 40, 63}) {
+    std::string value(64, 'v');
+    value[position] = '\0';
+    Batch batch = TwoColumnBatch();
+    batch.upserts.push_back({{0, 1}, {{"1", value}}});
+    std::string spool = MakeSpool();
+    auto staged = CsvWriter(Options(spool)).Write(batch);
+    EXPECT_FALSE(staged.ok()) << "NUL at " << position;
+    EXPECT_THAT(FilesIn(spool), IsEmpty());
   }
 }
 

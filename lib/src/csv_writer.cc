@@ -283,7 +283,7 @@ class BatchWriter {
       if (!row[i].has_value()) {
         char* out = buffer_.Reserve(null_marker.size() + 1);
         if (i > 0) *out++ = kCsvDelimiter;
-        std::memcpy(out, null_marker.data(), null_marker.size());
+        if (!null_marker.empty()) std::memcpy(out, null_marker.data(), null_marker.size());
         buffer_.Commit(out + null_marker.size());
         continue;
       }

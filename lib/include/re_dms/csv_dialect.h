@@ -64,7 +64,7 @@ inline constexpr CsvDialect kRedshiftCsv{
 // For PostgreSQL targets (and the local stand-in for Redshift): NULL is an
 // unquoted empty field, PostgreSQL's CSV default.
 inline constexpr CsvDialect kPostgresCsv{
-    absl::string_view(),
+    absl::string_view(""),
     "FORMAT csv, DELIMITER ',', QUOTE '\"', NULL ''",
 };
 
