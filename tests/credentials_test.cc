@@ -265,6 +265,32 @@ TEST_F(CredentialsTest, ContainerFullUriOverPlainHttpMustBeLocal) {
   EXPECT_THAT(credentials.status().message(), HasSubstr("plain http"));
 }
 
+TEST_F(CredentialsTest, BadCredentialsDocumentsAreErrorsThatQuoteNoSecret) {
+  const struct {
+    std::string document;
+    absl::StatusCode code;
+    std::string says;
+  } cases[] = {
+      {R"({"AccessKeyId": "ASIAX", "Token": "token-secret", "Expiration": "2030-01-01T00:00:00Z"})",
+       absl::StatusCode::kDataLoss, "has no SecretAccessKey"},
+      {R"({"AccessKeyId": "ASIAX", "SecretAccessKey": "key-secret", "Expiration": "soon"})",
+       absl::StatusCode::kDataLoss, "Expiration `soon` is not RFC 3339"},
+      {R"({"Code": "AssumeRoleUnauthorizedAccess", "Message": "cannot assume role"})",
+       absl::StatusCode::kUnavailable, "Code AssumeRoleUnauthorizedAccess: cannot assume role"},
+      {"<html>body-secret</html>", absl::StatusCode::kDataLoss, "is not a JSON object"},
+  };
+  for (const auto& test_case : cases) {
+    std::unique_ptr<ToolProcess> ecs = StartResponder({"--document", test_case.document});
+    ASSERT_NE(ecs, nullptr);
+    env_["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = ecs->url() + "/v2/credentials/test";
+    absl::StatusOr<AwsCredentials> credentials = Resolve();
+    EXPECT_EQ(credentials.status().code(), test_case.code) << credentials.status();
+    EXPECT_THAT(credentials.status().message(), HasSubstr(test_case.says));
+    EXPECT_THAT(credentials.status().message(), HasSubstr("container credentials (http://127.0.0.1:"));
+    EXPECT_THAT(credentials.status().message(), Not(HasSubstr("secret")));
+  }
+}
+
 TEST_F(CredentialsTest, InstanceMetadataTokenFlow) {
   std::unique_ptr<ToolProcess> imds = StartResponder();
   ASSERT_NE(imds, nullptr);

@@ -13,6 +13,7 @@ Listens on 127.0.0.1 (port 0 = any free port) and prints `PORT <n>` once ready.
 Every credentials document carries a new AccessKeyId (ASIAIMDS0001, 0002, ...;
 ASIAECS0001, ...) so a test can tell a fresh fetch from a cached one. Expiration is
 now + --expires-in seconds. After --fail-after documents, further ones get HTTP 500.
+--document TEXT serves TEXT verbatim instead of a credentials document.
 """
 import argparse
 import datetime
@@ -32,6 +33,7 @@ def main():
     parser.add_argument("--ecs-path", default="/v2/credentials/test")
     parser.add_argument("--ecs-token", default="")
     parser.add_argument("--fail-after", type=int, default=-1)
+    parser.add_argument("--document", default=None)
     args = parser.parse_args()
 
     lock = threading.Lock()
@@ -61,6 +63,8 @@ def main():
                 n = state["documents"]
             if 0 <= args.fail_after < n:
                 return self.reply(500, "injected failure")
+            if args.document is not None:
+                return self.reply(200, args.document, "application/json")
             expiration = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
                 seconds=args.expires_in)
             self.reply(200, json.dumps({
