@@ -4,7 +4,9 @@
 # A row's text names each column and prints its value through the column
 # type's output function (format('%s'), which keeps char(n) padding), quoted,
 # or NULL: so NULL differs from '', and the target may hold a column as text
-# (enums, domains, composites) or in another position. Columns are those of
+# (enums, domains, composites) or in another position. Newlines and carriage
+# returns print as \n and \r, unambiguously (quote_literal doubles the
+# backslashes of the value), so that a row is one line. Columns are those of
 # the source table, so the target may keep extra ones (a column the source
 # dropped stays in the target).
 
@@ -31,8 +33,9 @@ compare_list_tables() {
 compare_row_expression() {
   compare_psql "$1" -v schema="$2" -v table="$3" <<'SQL'
 SELECT 'concat_ws('', '', ' || string_agg(
-         format('%1$L || ''='' || CASE WHEN %1$I::text IS NULL THEN ''NULL'' '
-                'ELSE quote_literal(format(''%%s'', %1$I)) END', attname),
+         format('%1$L || ''='' || CASE WHEN %1$I::text IS NULL THEN ''NULL'' ELSE '
+                'replace(replace(quote_literal(format(''%%s'', %1$I)), E''\n'', ''\n''), '
+                'E''\r'', ''\r'') END', attname),
          ', ' ORDER BY attname COLLATE "C") || ')'
 FROM pg_attribute
 WHERE attrelid = format('%I.%I', :'schema', :'table')::regclass AND attnum > 0 AND NOT attisdropped
