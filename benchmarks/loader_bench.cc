@@ -16,12 +16,14 @@
 //
 // Needs RE_DMS_TEST_PG_CONNINFO and RE_DMS_TEST_S3_ENDPOINT (scripts/services).
 // Run the binary directly: bazel build //benchmarks:loader_bench &&
-//   bazel-bin/benchmarks/loader_bench [rows] [local]
+//   bazel-bin/benchmarks/loader_bench [rows] [s3|local] [rounds]
+// Rounds (default 3) interleave the three measurements; medians are reported.
 
 #include <postgresql/libpq-fe.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -72,8 +74,9 @@ Batch MakeBatch(uint64_t rows, uint64_t sequence) {
   return batch;
 }
 
-double RowsPerSecond(uint64_t rows, absl::Duration elapsed) {
-  return static_cast<double>(rows) / absl::ToDoubleSeconds(elapsed);
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
 }
 
 int Run(int argc, char** argv) {
@@ -82,6 +85,10 @@ int Run(int argc, char** argv) {
     return Fail("rows", absl::InvalidArgumentError(argv[1]));
   }
   const bool local = argc > 2 && absl::string_view(argv[2]) == "local";
+  int rounds = 3;
+  if (argc > 3 && (!absl::SimpleAtoi(argv[3], &rounds) || rounds < 1)) {
+    return Fail("rounds", absl::InvalidArgumentError(argv[3]));
+  }
   const char* endpoint = std::getenv("RE_DMS_TEST_S3_ENDPOINT");
   if (endpoint == nullptr) {
     return Fail("setup", absl::FailedPreconditionError("RE_DMS_TEST_S3_ENDPOINT is not set"));
@@ -128,25 +135,29 @@ int Run(int argc, char** argv) {
     });
     if (!status.ok()) return Fail("decompress", status);
   }
-  status = (*db)->Exec(
-      "CREATE SCHEMA plain; CREATE TABLE plain.orders (id bigint PRIMARY KEY, customer text, "
-      "amount numeric, placed_at timestamp with time zone, note text)");
-  if (!status.ok()) return Fail("plain table", status);
+  status = (*db)->Exec("CREATE SCHEMA plain");
+  if (!status.ok()) return Fail("plain schema", status);
   PGconn* conn = PQconnectdb((*db)->conninfo().c_str());
-  start = absl::Now();
-  PGresult* result = PQexec(conn, "COPY plain.orders FROM STDIN (FORMAT csv, NULL '')");
-  PQclear(result);
-  for (size_t offset = 0; offset < csv.size(); offset += 1 << 20) {
-    size_t n = std::min<size_t>(1 << 20, csv.size() - offset);
-    PQputCopyData(conn, csv.data() + offset, static_cast<int>(n));
-  }
-  PQputCopyEnd(conn, nullptr);
-  result = PQgetResult(conn);
-  bool copy_ok = PQresultStatus(result) == PGRES_COMMAND_OK;
-  PQclear(result);
-  absl::Duration plain_time = absl::Now() - start;
-  PQfinish(conn);
-  if (!copy_ok) return Fail("plain COPY", absl::InternalError("failed"));
+  auto plain_copy = [&]() -> absl::StatusOr<absl::Duration> {
+    absl::Status created = (*db)->Exec(
+        "DROP TABLE IF EXISTS plain.orders; CREATE TABLE plain.orders (id bigint PRIMARY KEY, "
+        "customer text, amount numeric, placed_at timestamp with time zone, note text)");
+    if (!created.ok()) return created;
+    absl::Time begin = absl::Now();
+    PGresult* result = PQexec(conn, "COPY plain.orders FROM STDIN (FORMAT csv, NULL '')");
+    PQclear(result);
+    for (size_t offset = 0; offset < csv.size(); offset += 1 << 20) {
+      size_t n = std::min<size_t>(1 << 20, csv.size() - offset);
+      PQputCopyData(conn, csv.data() + offset, static_cast<int>(n));
+    }
+    PQputCopyEnd(conn, nullptr);
+    result = PQgetResult(conn);
+    bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+    PQclear(result);
+    while ((result = PQgetResult(conn)) != nullptr) PQclear(result);
+    if (!ok) return absl::InternalError(PQerrorMessage(conn));
+    return absl::Now() - begin;
+  };
 
   RedshiftLoaderOptions options;
   options.conninfo = (*db)->conninfo();
@@ -155,52 +166,68 @@ int Run(int argc, char** argv) {
   options.before_statement = [&](absl::string_view kind) {
     marks.emplace_back(std::string(kind), absl::Now());
   };
-  auto print_marks = [&](absl::Time end) {
+  auto print_marks = [&](absl::string_view title, absl::Time end) {
+    std::printf("  %s, by statement:\n", std::string(title).c_str());
     for (size_t i = 0; i < marks.size(); ++i) {
       absl::Time next = i + 1 < marks.size() ? marks[i + 1].second : end;
       std::printf("    %-22s %7.2f s\n", marks[i].first.c_str(),
                   absl::ToDoubleSeconds(next - marks[i].second));
     }
-    marks.clear();
   };
   absl::StatusOr<std::unique_ptr<RedshiftLoader>> loader =
       RedshiftLoader::Create(options, local ? MakeLocalStagedFileSource()
                                             : MakeS3StagedFileSource(s3->get()));
   if (!loader.ok()) return Fail("loader", loader.status());
-  start = absl::Now();
-  status = (*loader)->Apply(*staged);
-  if (!status.ok()) return Fail("loader/empty", status);
-  absl::Duration empty_time = absl::Now() - start;
-  std::printf("loader/empty statements:\n");
-  print_marks(start + empty_time);
+  auto apply = [&](const StagedBatch& batch) -> absl::StatusOr<absl::Duration> {
+    marks.clear();
+    absl::Time begin = absl::Now();
+    absl::Status applied = (*loader)->Apply(batch);
+    if (!applied.ok()) return applied;
+    return absl::Now() - begin;
+  };
   StagedBatch again = *staged;
   again.batch.sequence = 2;
   again.batch.position.lsn = 1002;
-  start = absl::Now();
-  status = (*loader)->Apply(again);
-  if (!status.ok()) return Fail("loader/update", status);
-  absl::Duration update_time = absl::Now() - start;
-  std::printf("loader/update statements:\n");
-  print_marks(start + update_time);
 
+  // Interleaved rounds, medians: the machine may be shared and noisy.
+  std::vector<double> plain_s, empty_s, update_s;
+  std::printf("loader source: %s; %d rounds\n", local ? "local spool" : "S3", rounds);
+  for (int round = 0; round < rounds; ++round) {
+    absl::StatusOr<absl::Duration> plain_time = plain_copy();
+    if (!plain_time.ok()) return Fail("plain COPY", plain_time.status());
+    status = (*db)->Exec("DROP TABLE IF EXISTS bench.orders; DELETE FROM public.re_dms_checkpoints");
+    if (!status.ok()) return Fail("reset", status);
+    absl::StatusOr<absl::Duration> empty_time = apply(*staged);
+    if (!empty_time.ok()) return Fail("loader/empty", empty_time.status());
+    if (round + 1 == rounds) print_marks("loader/empty", absl::Now());
+    absl::StatusOr<absl::Duration> update_time = apply(again);
+    if (!update_time.ok()) return Fail("loader/update", update_time.status());
+    if (round + 1 == rounds) print_marks("loader/update", absl::Now());
+    plain_s.push_back(absl::ToDoubleSeconds(*plain_time));
+    empty_s.push_back(absl::ToDoubleSeconds(*empty_time));
+    update_s.push_back(absl::ToDoubleSeconds(*update_time));
+    std::printf("  round %d: plain %.2f s, loader/empty %.2f s, loader/update %.2f s\n", round + 1,
+                plain_s.back(), empty_s.back(), update_s.back());
+  }
+  PQfinish(conn);
   absl::StatusOr<std::vector<testing::TextRow>> count =
       (*db)->Query("SELECT count(*) FROM bench.orders");
   if (!count.ok()) return Fail("count", count.status());
 
-  const double plain = RowsPerSecond(rows, plain_time);
-  std::printf("loader source: %s\n", local ? "local spool" : "S3");
+  const double plain = static_cast<double>(rows) / Median(plain_s);
+  const double empty = static_cast<double>(rows) / Median(empty_s);
+  const double update = static_cast<double>(rows) / Median(update_s);
   std::printf("rows %llu, CSV %.1f MB (zstd %.1f MB); CsvWriter %.2f s, upload %.2f s\n",
               static_cast<unsigned long long>(rows), csv.size() / 1e6,
               staged->files[0].bytes / 1e6, absl::ToDoubleSeconds(write_time),
               absl::ToDoubleSeconds(upload_time));
-  std::printf("plain COPY     %8.2f s %10.0f rows/s\n", absl::ToDoubleSeconds(plain_time), plain);
-  std::printf("loader/empty   %8.2f s %10.0f rows/s  %.2fx plain\n",
-              absl::ToDoubleSeconds(empty_time), RowsPerSecond(rows, empty_time),
-              RowsPerSecond(rows, empty_time) / plain);
-  std::printf("loader/update  %8.2f s %10.0f rows/s  %.2fx plain\n",
-              absl::ToDoubleSeconds(update_time), RowsPerSecond(rows, update_time),
-              RowsPerSecond(rows, update_time) / plain);
-  std::printf("target rows after both: %s\n", (*count)[0][0].value_or("?").c_str());
+  std::printf("medians:\n");
+  std::printf("plain COPY     %8.2f s %10.0f rows/s\n", Median(plain_s), plain);
+  std::printf("loader/empty   %8.2f s %10.0f rows/s  %.2fx plain\n", Median(empty_s), empty,
+              empty / plain);
+  std::printf("loader/update  %8.2f s %10.0f rows/s  %.2fx plain\n", Median(update_s), update,
+              update / plain);
+  std::printf("target rows after the last round: %s\n", (*count)[0][0].value_or("?").c_str());
   status = uploader->Delete(*staged);
   if (!status.ok()) return Fail("cleanup", status);
   std::filesystem::remove_all(spool);
