@@ -7,9 +7,11 @@
 #    the pipe streams; when every target table equals its source (polled, with
 #    a bound), pg_recvlogical is stopped and re_dms must drain and exit 0.
 # 2. Broken input, from captured stream parts: a stream cut in the middle of a
-#    record, and garbage after valid transactions. re_dms must exit non-zero
-#    with an error naming where the input broke, and the target must equal the
-#    source as of the last complete transaction before the break.
+#    record (into a target an earlier run loaded), and garbage inside a
+#    transaction. re_dms must exit 1 with an error naming the byte offset and
+#    line where the input broke, and the target must equal the source as of
+#    the last complete transaction before the break: what came before is
+#    loaded, nothing of the broken transaction is.
 #
 # Needs RE_DMS_TEST_PG_CONNINFO, RE_DMS_TEST_PG_BIN and RE_DMS_TEST_S3_ENDPOINT
 # (fails without them). Under Bazel the re_dms binary comes from the data
