@@ -187,6 +187,36 @@ TEST(ParserTest, ValuesSpanLinesAndLookLikeRecords) {
                           absl::StrCat("commit xid=7 @", input.size() - 9, ":9")));
 }
 
+// The parser remembers the previous row's column headers; rows that repeat,
+// change or interleave them must all read the same as on their own.
+TEST(ParserTest, RepeatedAndChangingColumnHeaders) {
+  std::vector<std::string> rows = {
+      "table public.t: INSERT: \"we\"\"ird\"[integer]:1 b[text]:'x'\n",
+      "table public.t: INSERT: \"we\"\"ird\"[integer]:2 b[text]:'y'\n",
+      "table public.t: INSERT: \"we\"\"ird\"[bigint]:3 b[text]:'z' c[text]:null\n",
+      "table public.u: DELETE: \"we\"\"ird\"[bigint]:4\n",
+      "table public.t: INSERT: \"we\"\"ird\"[bigint]:5 b[text]:'z' c[text]:'c'\n",
+      "table public.t: INSERT: we[bigint]:6\n",
+  };
+  std::string stream = absl::StrJoin(rows, "");
+  Outcome together = ParseEverySplit(stream);
+  ASSERT_TRUE(together.status.ok()) << together.status;
+  std::vector<std::string> alone;
+  uint64_t offset = 0;
+  for (const std::string& row : rows) {
+    Outcome one = Parse(row);
+    ASSERT_TRUE(one.status.ok()) << one.status;
+    ASSERT_EQ(one.records.size(), 1u);
+    std::string record = one.records[0];
+    alone.push_back(absl::StrCat(record.substr(0, record.rfind(" @")), " @", offset, ":",
+                                 alone.size() + 1));
+    offset += row.size();
+  }
+  EXPECT_EQ(together.records, alone);
+  EXPECT_EQ(together.records[1],
+            "insert public|t {we\"ird[integer]=<2> b[text]=<y>} @57:2");
+}
+
 TEST(ParserTest, UpdatesAndDeletes) {
   Outcome out = ParseEverySplit(
       "table public.t: UPDATE: id[integer]:1 v[text]:'x'\n"

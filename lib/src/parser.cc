@@ -1,11 +1,39 @@
 #include "re_dms/parser.h"
 
 #include <cstring>
+#include <deque>
 #include <limits>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 
 namespace re_dms {
+
+// Rows of one table print the same ` name[type]:` header before each value;
+// comparing against the previous row's headers replaces scanning them. A
+// deque, so entries never move while views point into them.
+class ColumnHeaderCache {
+ public:
+  struct Entry {
+    std::string raw;  // `name[type]:` as printed.
+    size_t name_begin = 0;
+    size_t name_size = 0;
+    size_t type_begin = 0;
+    size_t type_size = 0;
+    // Set when the name had "" undoubled: then `name` holds it.
+    bool name_undoubled = false;
+    std::string name;
+  };
+
+  Entry* At(size_t position) {
+    while (entries_.size() <= position) entries_.emplace_back();
+    return &entries_[position];
+  }
+
+ private:
+  std::deque<Entry> entries_;
+};
+
 namespace {
 
 // The outcome of scanning part of a record: done, the buffered bytes end
@@ -103,8 +131,8 @@ void Undouble(absl::string_view quoted, char quote, std::string* out) {
 // needs are buffered, so a record cut anywhere yields kMore, never kBad.
 class RecordScanner {
  public:
-  RecordScanner(const char* begin, const char* end, Record* record)
-      : begin_(begin), end_(end), p_(begin), record_(record) {}
+  RecordScanner(const char* begin, const char* end, Record* record, ColumnHeaderCache* headers)
+      : begin_(begin), end_(end), p_(begin), record_(record), headers_(headers) {}
 
   // On kOk, record_end() is the byte after the record's terminating '\n'.
   Scan Run() {
@@ -508,7 +536,7 @@ class RecordScanner {
   // old-key tuple, up to ` new-tuple:` (which a column cannot look like: a
   // name with '-' is always quoted).
   Scan ScanTuple(std::vector<Column>* columns, bool in_old_key) {
-    for (;;) {
+    for (size_t position = 0;; ++position) {
       if (p_ == end_) return Scan::kMore;
       if (*p_ == '\n') return Scan::kOk;
       if (*p_ != ' ') return Fail(p_, "expected a space before the next column");
@@ -518,15 +546,29 @@ class RecordScanner {
         if (next == Match::kYes) return Scan::kOk;
       }
       ++p_;
-      RE_DMS_SCAN_OR_RETURN(ScanColumn(&columns->emplace_back()));
+      // Old keys are rare: only the main tuple's headers are worth caching.
+      ColumnHeaderCache::Entry* cached = in_old_key ? nullptr : headers_->At(position);
+      RE_DMS_SCAN_OR_RETURN(ScanColumn(&columns->emplace_back(), cached));
     }
   }
 
-  Scan ScanColumn(Column* column) {
-    RE_DMS_SCAN_OR_RETURN(ScanIdentifier(&column->name));
-    if (*p_ != '[') return Fail(p_, "expected \"[\" after a column name");
-    ++p_;
-    RE_DMS_SCAN_OR_RETURN(ScanType(&column->type));
+  Scan ScanColumn(Column* column, ColumnHeaderCache::Entry* cached) {
+    if (cached != nullptr && !cached->raw.empty() &&
+        static_cast<size_t>(end_ - p_) >= cached->raw.size() &&
+        std::memcmp(p_, cached->raw.data(), cached->raw.size()) == 0) {
+      column->name = cached->name_undoubled
+                         ? absl::string_view(cached->name)
+                         : absl::string_view(p_ + cached->name_begin, cached->name_size);
+      column->type = absl::string_view(p_ + cached->type_begin, cached->type_size);
+      p_ += cached->raw.size();
+    } else {
+      const char* header = p_;
+      RE_DMS_SCAN_OR_RETURN(ScanIdentifier(&column->name));
+      if (*p_ != '[') return Fail(p_, "expected \"[\" after a column name");
+      ++p_;
+      RE_DMS_SCAN_OR_RETURN(ScanType(&column->type));
+      if (cached != nullptr) Remember(header, *column, cached);
+    }
     RE_DMS_SCAN_OR_RETURN(ScanValue(column));
     if (p_ == end_) return Scan::kMore;
     if (*p_ != ' ' && *p_ != '\n') {
@@ -535,6 +577,20 @@ class RecordScanner {
                                    column->name, "\""));
     }
     return Scan::kOk;
+  }
+
+  // Stores the header just scanned, [header, p_), for the next row.
+  void Remember(const char* header, const Column& column, ColumnHeaderCache::Entry* entry) {
+    entry->raw.assign(header, p_ - header);
+    entry->name_undoubled = column.name.data() < header || column.name.data() >= p_;
+    if (entry->name_undoubled) {
+      entry->name.assign(column.name.data(), column.name.size());
+    } else {
+      entry->name_begin = column.name.data() - header;
+      entry->name_size = column.name.size();
+    }
+    entry->type_begin = column.type.data() - header;
+    entry->type_size = column.type.size();
   }
 
   // format_type_be() text, p_ just past '['. It ends at the ']' followed by
@@ -603,6 +659,7 @@ class RecordScanner {
   const char* const end_;
   const char* p_;
   Record* const record_;
+  ColumnHeaderCache* const headers_;
   const char* error_at_ = nullptr;
   std::string error_;
 };
@@ -613,7 +670,12 @@ constexpr size_t kNotIncomplete = std::numeric_limits<size_t>::max();
 
 }  // namespace
 
-Parser::Parser(ParserOptions options) : options_(options), incomplete_at_size_(kNotIncomplete) {}
+Parser::Parser(ParserOptions options)
+    : options_(options),
+      incomplete_at_size_(kNotIncomplete),
+      headers_(std::make_unique<ColumnHeaderCache>()) {}
+
+Parser::~Parser() = default;
 
 void Parser::Compact() {
   buffer_.erase(0, pos_);
@@ -632,7 +694,7 @@ void Parser::Feed(absl::string_view bytes) {
 absl::Status Parser::ScanRecord(Record* record, bool* complete, size_t* record_end) {
   const char* begin = buffer_.data() + pos_;
   const char* end = buffer_.data() + buffer_.size();
-  RecordScanner scanner(begin, end, record);
+  RecordScanner scanner(begin, end, record, headers_.get());
   Scan scan = scanner.Run();
   *complete = scan == Scan::kOk;
   if (scan == Scan::kOk) *record_end = scanner.record_end() - buffer_.data();

@@ -40,6 +40,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -57,9 +58,12 @@ struct ParserOptions {
   size_t max_record_bytes = size_t{1} << 30;
 };
 
+class ColumnHeaderCache;  // Internal to the parser.
+
 class Parser {
  public:
   explicit Parser(ParserOptions options = {});
+  ~Parser();
 
   Parser(const Parser&) = delete;
   Parser& operator=(const Parser&) = delete;
@@ -99,6 +103,9 @@ class Parser {
   // need to rescan until more bytes arrive.
   size_t incomplete_at_size_ = 0;
   absl::Status error_;
+  // The previous row's ` name[type]:` column headers, which the next row of
+  // the same table repeats byte for byte.
+  std::unique_ptr<ColumnHeaderCache> headers_;
 };
 
 }  // namespace re_dms
