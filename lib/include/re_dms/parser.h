@@ -30,6 +30,10 @@
 // the value. Booleans stay `true`/`false` as test_decoding spells them (their
 // ::text form; the output function would say t/f).
 //
+// A Record's views point into the parser's input buffer, into storage the
+// parser keeps for column names whose "" it undoubled, or into Record::owned;
+// all die at the next Feed() or Next() (see change.h).
+//
 // Errors name the byte offset in the stream, the 1-based line, the table when
 // known, and an excerpt of the input with unprintable bytes escaped. Bytes are
 // never validated as UTF-8: values pass through exactly as PostgreSQL wrote
