@@ -414,5 +414,41 @@ TEST_F(ParserPgTest, DecodedValuesEqualTheSourceTextByteForByte) {
                           "truncate public.full_identity 00"));
 }
 
+// Other plugin options: no xids, skipped empty transactions, and streaming
+// of a transaction too big for logical_decoding_work_mem.
+TEST_F(ParserPgTest, OptionsAndStreamedTransactions) {
+  ASSERT_TRUE(db_->Exec(absl::StrCat("ALTER DATABASE ", QuoteIdent(db_->name()),
+                                     " SET logical_decoding_work_mem = '64kB'"))
+                  .ok());
+  ASSERT_TRUE(db_->Exec("CREATE TABLE public.s (id integer PRIMARY KEY, v text)").ok());
+  testing::CaptureOptions options;
+  options.plugin_options = {"include-xids=0", "skip-empty-xacts=1", "include-timestamp=1",
+                            "stream-changes=1"};
+  absl::StatusOr<std::string> stream = testing::CaptureChanges(
+      *db_,
+      std::vector<std::string>{
+          "SELECT 1",  // An empty transaction: skipped.
+          "INSERT INTO public.s VALUES (1, 'one')",
+          "INSERT INTO public.s SELECT g, repeat('x', 100) FROM generate_series(2, 5000) g",
+      },
+      options);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  absl::StatusOr<std::vector<Change>> parsed = ParseStream(*stream);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  std::map<std::string, int> kinds;
+  for (const Change& change : *parsed) {
+    ++kinds[std::string(RecordKindName(change.kind))];
+    EXPECT_FALSE(change.xid.has_value()) << RecordKindName(change.kind);
+    if (change.kind == RecordKind::kCommit) {
+      EXPECT_FALSE(change.commit_time.empty());
+    }
+  }
+  EXPECT_EQ(kinds["begin"], 1);
+  EXPECT_EQ(kinds["commit"], 1);
+  EXPECT_EQ(kinds["insert"], 1);
+  // The big transaction arrives streamed, its changes announced, not shown.
+  EXPECT_GE(kinds["stream"], 5000);
+}
+
 }  // namespace
 }  // namespace re_dms
