@@ -202,6 +202,32 @@ TEST_F(S3FaultsTest, UploaderBatchCompletesUnderFailures) {
   EXPECT_EQ(nlohmann::json::parse(*manifest)["entries"].size(), contents.size());
 }
 
+// The proxy counts the requests it handles at once; delaying each makes the
+// uploader's parallel uploads overlap there.
+TEST_F(S3FaultsTest, UploaderKeepsAtMostItsLimitOfFilesInFlight) {
+  std::unique_ptr<S3Client> client = ClientThroughProxy({"--delay-seconds", "0.1"});
+  ASSERT_NE(client, nullptr);
+  StagedBatch staged;
+  staged.batch.schema = "public";
+  staged.batch.table = "t";
+  staged.batch.sequence = 4;
+  StagedFile file;
+  for (int i = 0; i < 16; ++i) {
+    file.local_paths.push_back(
+        WriteLocal(absl::StrFormat("public.t.000000000004.upsert-0.part%05d.csv", i + 1), "x"));
+  }
+  file.local_manifest_path = WriteLocal("public.t.000000000004.upsert-0.manifest.json", "{}");
+  staged.files.push_back(file);
+  S3UploaderOptions options;
+  options.bucket = bucket_;
+  options.max_files_in_flight = 3;
+  ASSERT_TRUE(MakeS3Uploader(client.get(), options)->Upload(&staged).ok());
+  const nlohmann::json stats = ProxyStats();
+  EXPECT_EQ(stats.value("requests", 0), 17);
+  EXPECT_LE(stats.value("max_in_flight", 0), 3);
+  EXPECT_GE(stats.value("max_in_flight", 0), 2) << "uploads did not run in parallel";
+}
+
 TEST_F(S3FaultsTest, SignatureMismatchFailsAfterOneAttempt) {
   std::unique_ptr<S3Client> client = ClientThroughProxy({"--forbid"});
   ASSERT_NE(client, nullptr);

@@ -20,8 +20,11 @@ seeded with --seed), one of --modes is injected instead of a clean answer:
 injecting after N faults.
 
 --forbid answers every request with 403 SignatureDoesNotMatch instead.
+--delay-seconds S holds every request that long before answering it, so that
+concurrent requests overlap.
 
-GET /__stats returns counts as JSON: requests, forwarded, and one per mode.
+GET /__stats returns counts as JSON: requests, forwarded, one per mode, and
+max_in_flight, the most requests the proxy was handling at once.
 """
 import argparse
 import http.client
@@ -54,6 +57,7 @@ def main():
     parser.add_argument("--only", default="")
     parser.add_argument("--max-faults", type=int, default=-1)
     parser.add_argument("--forbid", action="store_true")
+    parser.add_argument("--delay-seconds", type=float, default=0.0)
     args = parser.parse_args()
 
     upstream = urllib.parse.urlsplit(args.upstream)
@@ -63,7 +67,8 @@ def main():
             parser.error("unknown mode " + mode)
     lock = threading.Lock()
     rng = random.Random(args.seed)
-    stats = {"requests": 0, "forwarded": 0, "403": 0}
+    stats = {"requests": 0, "forwarded": 0, "403": 0, "max_in_flight": 0}
+    in_flight = [0]
     stats.update({mode: 0 for mode in modes})
 
     only = re.compile(args.only) if args.only else None
@@ -140,7 +145,18 @@ def main():
             if self.command == "GET" and self.path == "/__stats":
                 with lock:
                     return self.reply(200, json.dumps(stats).encode())
+            with lock:
+                in_flight[0] += 1
+                stats["max_in_flight"] = max(stats["max_in_flight"], in_flight[0])
+            try:
+                self.handle_counted()
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+        def handle_counted(self):
             body = self.read_body()
+            time.sleep(args.delay_seconds)
             number, fate = decide("%s %s" % (self.command, self.path))
             if fate == "403":
                 return self.error(403, "SignatureDoesNotMatch",
