@@ -405,6 +405,45 @@ TEST_F(LoaderPgTest, FailuresNameTableBatchAndStatement) {
   EXPECT_TRUE(Rows("SELECT 1 FROM pg_class WHERE relname = 'items'").empty());
 }
 
+TEST_F(LoaderPgTest, SerializationFailureIsRetriedOtherErrorsAreNot) {
+  // The target raises 40001 on the first INSERT only: a sequence survives the
+  // rollback, so the retried transaction gets past it.
+  ASSERT_TRUE(db_->Exec(R"sql(
+      CREATE SCHEMA app;
+      CREATE TABLE app.items (id integer, name text, note text);
+      CREATE SEQUENCE app.attempts;
+      CREATE FUNCTION app.fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('app.attempts') = 1 THEN
+          RAISE EXCEPTION 'simulated conflict' USING ERRCODE = 'serialization_failure';
+        END IF;
+        IF NEW.name = 'forbidden' THEN
+          RAISE EXCEPTION 'forbidden row' USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER fail_once BEFORE INSERT ON app.items
+        FOR EACH ROW EXECUTE FUNCTION app.fail_once();
+  )sql").ok());
+  Batch batch = NewBatch(1);
+  batch.key_columns.clear();
+  batch.upserts.push_back(FullRows(batch, {{V("1"), V("a"), kNull}}));
+  absl::Status status = Apply(batch);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(Loader().retries(), 1u);
+  EXPECT_THAT(Rows("SELECT id::text FROM app.items"), ElementsAre(TextRow{V("1")}));
+
+  Batch bad = NewBatch(2);
+  bad.key_columns.clear();
+  bad.upserts.push_back(FullRows(bad, {{V("2"), V("forbidden"), kNull}}));
+  status = Apply(bad);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(status.message(), HasSubstr("table app.items batch 2"));
+  EXPECT_THAT(status.message(), HasSubstr("INSERT: statement failed (SQLSTATE 23514): forbidden row"));
+  EXPECT_EQ(Loader().retries(), 1u);  // Not retried.
+  EXPECT_THAT(Rows("SELECT id::text FROM app.items"), ElementsAre(TextRow{V("1")}));
+}
+
 // Kills the loader's backend right before the statement of `kind` runs, or,
 // for "streaming", while COPY data is being sent -- once.
 class LoaderKillTest : public LoaderPgTest,

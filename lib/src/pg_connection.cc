@@ -23,8 +23,12 @@ bool IsLoopbackOrSocket(absl::string_view host) {
 absl::Status ResultError(PGconn* conn, const PGresult* result, absl::string_view what) {
   const char* sqlstate_raw = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   std::string sqlstate = sqlstate_raw ? sqlstate_raw : "";
-  std::string message = result ? PQresultErrorMessage(result) : "";
-  if (message.empty()) message = PQerrorMessage(conn);
+  // The primary message and its detail, without libpq's "ERROR:  " framing;
+  // libpq's own message when the server sent none (lost connection).
+  const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const char* detail = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL) : nullptr;
+  std::string message = primary ? primary : PQerrorMessage(conn);
+  if (detail != nullptr) absl::StrAppend(&message, " (", detail, ")");
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   std::string text = absl::StrCat(what, " failed",
                                   sqlstate.empty() ? "" : absl::StrCat(" (SQLSTATE ", sqlstate, ")"),
