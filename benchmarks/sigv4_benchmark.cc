@@ -35,8 +35,8 @@ SigV4Request UploadPartRequest() {
 }
 
 AwsCredentials SessionCredentials() {
-  return {"ASIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-          std::string(400, 'T'), std::nullopt};
+  return {"ASIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", std::string(400, 'T'),
+          std::nullopt};
 }
 
 SigV4Signer::Options Options() {

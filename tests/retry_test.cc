@@ -20,8 +20,7 @@ RetryPolicy FastPolicy(int max_attempts) {
 TEST(RetryTest, RetriesTransientErrorsUntilSuccess) {
   int calls = 0;
   const absl::Status status = RunWithRetries(FastPolicy(5), [&] {
-    return ++calls < 3 ? absl::UnavailableError("503 SlowDown")
-                       : absl::OkStatus();
+    return ++calls < 3 ? absl::UnavailableError("503 SlowDown") : absl::OkStatus();
   });
   EXPECT_TRUE(status.ok());
   EXPECT_EQ(calls, 3);
@@ -46,8 +45,7 @@ TEST(RetryTest, GivesUpAfterMaxAttemptsKeepingTheCode) {
   });
   EXPECT_EQ(calls, 4);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(status.message(),
-              HasSubstr("connection reset (gave up after 4 attempts"));
+  EXPECT_THAT(status.message(), HasSubstr("connection reset (gave up after 4 attempts"));
 }
 
 TEST(RetryTest, DeadlineStopsRetriesBeforeMaxAttempts) {
@@ -83,8 +81,7 @@ TEST(RetryTest, FullJitterStaysWithinTheCappedExponentialBound) {
   policy.max_backoff = absl::Seconds(1);
   for (int retry = 0; retry < 40; ++retry) {
     const absl::Duration bound =
-        std::min(absl::Milliseconds(100) * (int64_t{1} << std::min(retry, 20)),
-                 absl::Seconds(1));
+        std::min(absl::Milliseconds(100) * (int64_t{1} << std::min(retry, 20)), absl::Seconds(1));
     for (int i = 0; i < 50; ++i) {
       const absl::Duration delay = FullJitterBackoff(policy, retry);
       EXPECT_GE(delay, absl::ZeroDuration());

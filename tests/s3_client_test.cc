@@ -13,11 +13,11 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 #include <fstream>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/random/random.h"
@@ -44,8 +44,7 @@ std::string TestEndpoint() {
 
 // s3rver knows one account (S3RVER/S3RVER) and checks only its key id.
 std::shared_ptr<CredentialsProvider> TestCredentials() {
-  return MakeStaticCredentialsProvider(
-      {"S3RVER", "S3RVER", "", std::nullopt});
+  return MakeStaticCredentialsProvider({"S3RVER", "S3RVER", "", std::nullopt});
 }
 
 std::string TempPath(absl::string_view name) {
@@ -60,8 +59,7 @@ class S3ClientTest : public ::testing::Test {
     ASSERT_FALSE(endpoint_.empty());
     client_ = MakeClient(Options());
     absl::BitGen random;
-    bucket_ = absl::StrCat("re-dms-s3-client-",
-                           absl::Uniform<uint64_t>(random), "-test");
+    bucket_ = absl::StrCat("re-dms-s3-client-", absl::Uniform<uint64_t>(random), "-test");
     const absl::Status created = client_->CreateBucket(bucket_);
     ASSERT_TRUE(created.ok()) << created;
   }
@@ -145,10 +143,10 @@ TEST_F(S3ClientTest, HostileKeysRoundTripListAndDelete) {
   // below checks those reach the server byte for byte, and the signature
   // tests check they are signed as S3 expects.
   const std::vector<std::string> keys = {
-      "with space",     "plus+sign",    "100%",          "%41 literal",
-      "ümlaut/日本語",  "~tilde",       "question?mark", "hash#tag",
-      "quote'\"",      "amp&lt;<tag>", "equals=and&amp", "emoji😀",
-      "semi;colon,comma", "star*(paren)!", "trailing.dot.", "back\\slash"};
+      "with space",       "plus+sign",     "100%",           "%41 literal",
+      "ümlaut/日本語",    "~tilde",        "question?mark",  "hash#tag",
+      "quote'\"",         "amp&lt;<tag>",  "equals=and&amp", "emoji😀",
+      "semi;colon,comma", "star*(paren)!", "trailing.dot.",  "back\\slash"};
   for (const std::string& key : keys) {
     auto put = client_->PutObject(bucket_, key, "content of " + key);
     ASSERT_TRUE(put.ok()) << key << ": " << put.status();
@@ -167,14 +165,12 @@ TEST_F(S3ClientTest, HostileKeysRoundTripListAndDelete) {
 // what goes on the wire and how the client reacts to failures.
 class ScriptedServer {
  public:
-  explicit ScriptedServer(std::vector<std::string> responses)
-      : responses_(std::move(responses)) {
+  explicit ScriptedServer(std::vector<std::string> responses) : responses_(std::move(responses)) {
     listener_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address),
-                   sizeof(address)), 0);
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
     socklen_t length = sizeof(address);
     getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
     port_ = ntohs(address.sin_port);
@@ -186,9 +182,7 @@ class ScriptedServer {
     close(listener_);
   }
 
-  std::string endpoint() const {
-    return absl::StrCat("http://127.0.0.1:", port_);
-  }
+  std::string endpoint() const { return absl::StrCat("http://127.0.0.1:", port_); }
   // The heads of the requests served; waits until every response was used
   // (or no client came for five seconds).
   std::vector<std::string> requests() {
@@ -258,10 +252,8 @@ std::unique_ptr<S3Client> ClientFor(const ScriptedServer& server) {
 }
 
 // A complete HTTP/1.1 response closing its connection.
-std::string Response(absl::string_view status, absl::string_view headers,
-                     absl::string_view body) {
-  return absl::StrCat("HTTP/1.1 ", status, "\r\n", headers,
-                      "Content-Length: ", body.size(),
+std::string Response(absl::string_view status, absl::string_view headers, absl::string_view body) {
+  return absl::StrCat("HTTP/1.1 ", status, "\r\n", headers, "Content-Length: ", body.size(),
                       "\r\nConnection: close\r\n\r\n", body);
 }
 
@@ -270,23 +262,21 @@ const std::string kNoContent = Response("204 No Content", "", "");
 TEST(S3ClientWireTest, KeysAreSentUnnormalized) {
   ScriptedServer server({kNoContent});
   auto client = ClientFor(server);
-  const absl::Status deleted =
-      client->DeleteObject("bucket", "/a//b/./c/../d e+f%");
+  const absl::Status deleted = client->DeleteObject("bucket", "/a//b/./c/../d e+f%");
   EXPECT_TRUE(deleted.ok()) << deleted;
   const std::vector<std::string> requests = server.requests();
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_THAT(requests[0],
-              ::testing::StartsWith(
-                  "DELETE /bucket//a//b/./c/../d%20e%2Bf%25 HTTP/1.1\r\n"));
+              ::testing::StartsWith("DELETE /bucket//a//b/./c/../d%20e%2Bf%25 HTTP/1.1\r\n"));
   EXPECT_THAT(requests[0], HasSubstr("X-Amz-Content-SHA256: e3b0c442"));
 }
 
 TEST(S3ClientWireTest, ForbiddenFailsAtOnceWithS3sDetails) {
-  const std::string forbidden = Response(
-      "403 Forbidden", "Content-Type: application/xml\r\n",
-      "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code>"
-      "<Message>The signature does not match.</Message>"
-      "<RequestId>R42</RequestId></Error>");
+  const std::string forbidden =
+      Response("403 Forbidden", "Content-Type: application/xml\r\n",
+               "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code>"
+               "<Message>The signature does not match.</Message>"
+               "<RequestId>R42</RequestId></Error>");
   ScriptedServer server({forbidden});
   auto client = ClientFor(server);
   auto put = client->PutObject("bucket", "dir/key", "data");
@@ -299,9 +289,9 @@ TEST(S3ClientWireTest, ForbiddenFailsAtOnceWithS3sDetails) {
 }
 
 TEST(S3ClientWireTest, SlowDownIsRetried) {
-  const std::string slow_down = Response(
-      "503 Slow Down", "",
-      "<Error><Code>SlowDown</Code><Message>Reduce your rate.</Message></Error>");
+  const std::string slow_down = Response("503 Slow Down", "",
+                                         "<Error><Code>SlowDown</Code><Message>Reduce your "
+                                         "rate.</Message></Error>");
   const std::string ok = Response("200 OK", "ETag: \"abc\"\r\n", "");
   ScriptedServer server({slow_down, slow_down, ok});
   auto client = ClientFor(server);
@@ -367,13 +357,12 @@ TEST(S3ClientWireTest, FailedMultipartUploadIsAborted) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << std::string(6 << 20, 'p');
   }
-  ScriptedServer server(
-      {Response("200 OK", "",
-                "<InitiateMultipartUploadResult><UploadId>U-1</UploadId>"
-                "</InitiateMultipartUploadResult>"),
-       Response("403 Forbidden", "",
-                "<Error><Code>AccessDenied</Code><Message>no</Message></Error>"),
-       kNoContent});
+  ScriptedServer server({Response("200 OK", "",
+                                  "<InitiateMultipartUploadResult><UploadId>U-1</UploadId>"
+                                  "</InitiateMultipartUploadResult>"),
+                         Response("403 Forbidden", "",
+                                  "<Error><Code>AccessDenied</Code><Message>no</Message></Error>"),
+                         kNoContent});
   S3ClientOptions options;
   options.region = "us-east-1";
   options.endpoint = server.endpoint();
@@ -389,10 +378,8 @@ TEST(S3ClientWireTest, FailedMultipartUploadIsAborted) {
   const std::vector<std::string> requests = server.requests();
   ASSERT_EQ(requests.size(), 3u);
   EXPECT_THAT(requests[0], ::testing::StartsWith("POST /bucket/key?uploads= "));
-  EXPECT_THAT(requests[1], ::testing::StartsWith(
-                               "PUT /bucket/key?partNumber=1&uploadId=U-1 "));
-  EXPECT_THAT(requests[2],
-              ::testing::StartsWith("DELETE /bucket/key?uploadId=U-1 "));
+  EXPECT_THAT(requests[1], ::testing::StartsWith("PUT /bucket/key?partNumber=1&uploadId=U-1 "));
+  EXPECT_THAT(requests[2], ::testing::StartsWith("DELETE /bucket/key?uploadId=U-1 "));
 }
 
 TEST(S3ClientWireTest, CompleteAnsweringErrorWithStatus200IsRetried) {
@@ -401,17 +388,16 @@ TEST(S3ClientWireTest, CompleteAnsweringErrorWithStatus200IsRetried) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << "tiny";
   }
-  ScriptedServer server(
-      {Response("200 OK", "",
-                "<InitiateMultipartUploadResult><UploadId>U-2</UploadId>"
-                "</InitiateMultipartUploadResult>"),
-       Response("200 OK", "ETag: \"p1\"\r\n", ""),
-       Response("200 OK", "",
-                "<Error><Code>InternalError</Code><Message>again</Message>"
-                "</Error>"),
-       Response("200 OK", "",
-                "<CompleteMultipartUploadResult><ETag>&quot;all-1&quot;</ETag>"
-                "</CompleteMultipartUploadResult>")});
+  ScriptedServer server({Response("200 OK", "",
+                                  "<InitiateMultipartUploadResult><UploadId>U-2</UploadId>"
+                                  "</InitiateMultipartUploadResult>"),
+                         Response("200 OK", "ETag: \"p1\"\r\n", ""),
+                         Response("200 OK", "",
+                                  "<Error><Code>InternalError</Code><Message>again</Message>"
+                                  "</Error>"),
+                         Response("200 OK", "",
+                                  "<CompleteMultipartUploadResult><ETag>&quot;all-1&quot;</ETag>"
+                                  "</CompleteMultipartUploadResult>")});
   auto client = ClientFor(server);
   auto put = client->MultipartUploadFile("bucket", "key", path);
   ASSERT_TRUE(put.ok()) << put.status();
@@ -451,8 +437,7 @@ TEST_F(S3ClientTest, OneClientServesManyThreads) {
 TEST_F(S3ClientTest, ListingFollowsContinuationTokens) {
   std::set<std::string> expected;
   for (int i = 0; i < 25; ++i) {
-    const std::string key = absl::StrCat("batch/", i % 2 == 0 ? "even/" : "odd/",
-                                         "file-", 100 + i);
+    const std::string key = absl::StrCat("batch/", i % 2 == 0 ? "even/" : "odd/", "file-", 100 + i);
     ASSERT_TRUE(client_->PutObject(bucket_, key, key).ok());
     expected.insert(key);
   }
@@ -503,8 +488,7 @@ TEST_F(S3ClientTest, MissingKeyIsNotFoundNamingBucketAndKey) {
   EXPECT_THAT(info.status().message(),
               HasSubstr(absl::StrCat("GetObject s3://", bucket_, "/no/such key")));
   EXPECT_THAT(info.status().message(), HasSubstr("HTTP 404 NoSuchKey"));
-  EXPECT_THAT(info.status().message(),
-              ::testing::Not(HasSubstr("Signature=")));
+  EXPECT_THAT(info.status().message(), ::testing::Not(HasSubstr("Signature=")));
 }
 
 TEST_F(S3ClientTest, MissingBucketIsNotFound) {
@@ -514,8 +498,7 @@ TEST_F(S3ClientTest, MissingBucketIsNotFound) {
 }
 
 TEST_F(S3ClientTest, SinkErrorStopsTheDownloadWithoutRetrying) {
-  ASSERT_TRUE(
-      client_->PutObject(bucket_, "big", std::string(4 << 20, 'x')).ok());
+  ASSERT_TRUE(client_->PutObject(bucket_, "big", std::string(4 << 20, 'x')).ok());
   int calls = 0;
   auto info = client_->GetObject(bucket_, "big", [&](absl::string_view) {
     ++calls;
@@ -546,8 +529,8 @@ std::string WriteRandomFile(const std::string& path, uint64_t size) {
   return HexEncode(sha256.Finish());
 }
 
-std::string DownloadSha256(S3Client& client, absl::string_view bucket,
-                           absl::string_view key, uint64_t* size) {
+std::string DownloadSha256(S3Client& client, absl::string_view bucket, absl::string_view key,
+                           uint64_t* size) {
   StreamingDigest sha256(StreamingDigest::Algorithm::kSha256);
   auto info = client.GetObject(bucket, key, [&](absl::string_view piece) {
     sha256.Update(piece);
@@ -635,8 +618,7 @@ TEST(S3ClientConfigTest, EndpointAndRegionResolution) {
 
   unsetenv("AWS_REGION");
   unsetenv("AWS_DEFAULT_REGION");
-  EXPECT_EQ(ResolveS3Region("", "").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResolveS3Region("", "").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(*ResolveS3Region("", "http://minio:9000"), "us-east-1");
   setenv("AWS_DEFAULT_REGION", "eu-west-3", 1);
   EXPECT_EQ(*ResolveS3Region("", ""), "eu-west-3");
@@ -648,8 +630,7 @@ TEST(S3ClientConfigTest, EndpointAndRegionResolution) {
 }
 
 TEST(S3ClientConfigTest, RejectsMalformedEndpoints) {
-  for (const char* endpoint :
-       {"127.0.0.1:9000", "ftp://host", "http://host/path", "http://"}) {
+  for (const char* endpoint : {"127.0.0.1:9000", "ftp://host", "http://host/path", "http://"}) {
     S3ClientOptions options;
     options.region = "us-east-1";
     options.endpoint = endpoint;

@@ -46,24 +46,22 @@ class Generator {
     spec.request.method = Pick({"GET", "PUT", "POST", "DELETE", "HEAD"});
     spec.request.host =
         Pick({"examplebucket.s3.amazonaws.com", "s3.eu-west-3.amazonaws.com",
-              "my.bucket.s3.ap-southeast-2.amazonaws.com", "127.0.0.1:9000",
-              "localhost:4569"});
+              "my.bucket.s3.ap-southeast-2.amazonaws.com", "127.0.0.1:9000", "localhost:4569"});
     spec.request.path = "/" + Key();
     const int params = Below(5);
     absl::flat_hash_set<std::string> names;  // botocore takes a dict
     for (int i = 0; i < params; ++i) {
-      std::string name = Pick({"prefix", "list-type", "continuation-token",
-                               "uploadId", "partNumber", "delete", "a b",
-                               "ü", "~t", "plus+", "x=y", "", "%41"});
+      std::string name =
+          Pick({"prefix", "list-type", "continuation-token", "uploadId", "partNumber", "delete",
+                "a b", "ü", "~t", "plus+", "x=y", "", "%41"});
       if (!names.insert(name).second) continue;
       spec.request.query.emplace_back(name, Below(4) == 0 ? "" : Key());
     }
     const int headers = Below(4);
     for (int i = 0; i < headers; ++i) {
       spec.request.headers.emplace_back(
-          Pick({"Content-Type", "Content-MD5", "x-amz-meta-Note",
-                "X-AMZ-META-DUP", "x-amz-meta-dup", "Range",
-                "x-amz-storage-class", "Content-Disposition"}),
+          Pick({"Content-Type", "Content-MD5", "x-amz-meta-Note", "X-AMZ-META-DUP",
+                "x-amz-meta-dup", "Range", "x-amz-storage-class", "Content-Disposition"}),
           HeaderValue());
     }
     spec.credentials.access_key_id =
@@ -73,13 +71,11 @@ class Generator {
               "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "s3cr3t+/=="});
     if (Below(3) == 0) {
       spec.credentials.session_token =
-          Pick({"AQoDYXdzEPT//////////wEXAMPLE+token==", "FwoGZXIvYXdzE=",
-                "token with space"});
+          Pick({"AQoDYXdzEPT//////////wEXAMPLE+token==", "FwoGZXIvYXdzE=", "token with space"});
     }
     spec.region = Pick({"us-east-1", "eu-west-3", "ap-southeast-2"});
-    spec.payload_hash =
-        Below(3) == 0 ? std::string(kUnsignedPayload)
-                      : HexEncode(Sha256(absl::StrCat("body", Below(1000))));
+    spec.payload_hash = Below(3) == 0 ? std::string(kUnsignedPayload)
+                                      : HexEncode(Sha256(absl::StrCat("body", Below(1000))));
     spec.time = absl::FromUnixSeconds(1369353600 + Below(400000000));
     spec.expires_seconds = 1 + Below(604800);
     return spec;
@@ -98,9 +94,16 @@ class Generator {
     std::string key;
     const int pieces = 1 + Below(6);
     for (int i = 0; i < pieces; ++i) {
-      key += Pick({"a", "Key", "data.csv.zst", " ", "+", "~", "%", "%20", "ü",
-                   "日本語", "😀", "//", "./", "../", "=", "&", "?", "#", "$",
-                   "@", ":", ",", ";", "'", "(", "*", "!", "-_.", "/"});
+      key += Pick({"a",      "Key", "data.csv.zst",
+                   " ",      "+",   "~",
+                   "%",      "%20", "ü",
+                   "日本語", "😀",   "//",
+                   "./",     "../", "=",
+                   "&",      "?",   "#",
+                   "$",      "@",   ":",
+                   ",",      ";",   "'",
+                   "(",      "*",   "!",
+                   "-_.",    "/"});
     }
     return key;
   }
@@ -112,8 +115,8 @@ class Generator {
     for (int i = 0; i < words; ++i) {
       if (i > 0) value += Pick({" ", "   ", "\t", " \t "});
       value += Pick({"text/csv", "bytes=0-9", "\"a   b\"", "REDUCED_REDUNDANCY",
-                     "1B2M2Y8AsgTpgAmY7PhCfg==", "attachment;filename=x",
-                     "Mixed,Case", "ü-not-in-headers"});
+                     "1B2M2Y8AsgTpgAmY7PhCfg==", "attachment;filename=x", "Mixed,Case",
+                     "ü-not-in-headers"});
     }
     return value + Pick({"", " ", "\t "});
   }
@@ -142,8 +145,7 @@ nlohmann::json ToJson(const Spec& spec) {
       {"session_token", spec.credentials.session_token},
       {"region", spec.region},
       {"payload_hash", spec.payload_hash},
-      {"timestamp",
-       absl::FormatTime("%Y%m%dT%H%M%SZ", spec.time, absl::UTCTimeZone())},
+      {"timestamp", absl::FormatTime("%Y%m%dT%H%M%SZ", spec.time, absl::UTCTimeZone())},
       {"expires", spec.expires_seconds},
   };
 }
@@ -157,8 +159,7 @@ nlohmann::json SignWithBotocore(const std::vector<Spec>& specs) {
   nlohmann::json all = nlohmann::json::array();
   for (const Spec& spec : specs) all.push_back(ToJson(spec));
   std::ofstream(input) << all.dump();
-  const std::string command =
-      absl::StrCat(kPython, " ", kScript, " ", input, " ", output);
+  const std::string command = absl::StrCat(kPython, " ", kScript, " ", input, " ", output);
   const int status = std::system(command.c_str());
   if (status != 0) {
     ADD_FAILURE() << "`" << command << "` failed (status " << status
@@ -185,22 +186,19 @@ TEST(SigV4BotocoreTest, SignaturesMatchBotocoreForRandomizedRequests) {
     SigV4Signer signer(options);
     SCOPED_TRACE(ToJson(spec).dump());
 
-    const auto headers = signer.SignHeaders(spec.request, spec.credentials,
-                                            spec.time, spec.payload_hash);
+    const auto headers =
+        signer.SignHeaders(spec.request, spec.credentials, spec.time, spec.payload_hash);
     ASSERT_TRUE(headers.ok()) << headers.status();
     EXPECT_EQ(headers->headers.back().first, "Authorization");
-    EXPECT_EQ(headers->headers.back().second,
-              expected[i]["authorization"].get<std::string>())
+    EXPECT_EQ(headers->headers.back().second, expected[i]["authorization"].get<std::string>())
         << "canonical request:\n"
         << headers->canonical_request;
 
-    const auto presigned =
-        signer.Presign(spec.request, spec.credentials, spec.time,
-                       absl::Seconds(spec.expires_seconds));
+    const auto presigned = signer.Presign(spec.request, spec.credentials, spec.time,
+                                          absl::Seconds(spec.expires_seconds));
     ASSERT_TRUE(presigned.ok()) << presigned.status();
-    EXPECT_EQ(absl::StrCat(spec.scheme, "://", spec.request.host,
-                           UriEncodePath(spec.request.path), "?",
-                           presigned->encoded_query),
+    EXPECT_EQ(absl::StrCat(spec.scheme, "://", spec.request.host, UriEncodePath(spec.request.path),
+                           "?", presigned->encoded_query),
               expected[i]["presigned_url"].get<std::string>())
         << "canonical request:\n"
         << presigned->canonical_request;

@@ -43,8 +43,7 @@ std::string PercentDecode(absl::string_view text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 2 < text.size()) {
-      out.push_back(static_cast<char>(
-          std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
       i += 2;
     } else {
       out.push_back(text[i]);
@@ -66,8 +65,7 @@ void ParseTarget(absl::string_view target, SigV4Request* request) {
        absl::StrSplit(target.substr(question + 1), '&', absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    request->query.emplace_back(PercentDecode(kv.first),
-                                PercentDecode(kv.second));
+    request->query.emplace_back(PercentDecode(kv.first), PercentDecode(kv.second));
   }
 }
 
@@ -92,9 +90,7 @@ ParsedRequest ParseHttpRequest(absl::string_view text) {
   const size_t method_end = request_line.find(' ');
   const size_t version_start = request_line.rfind(" HTTP/1.1");
   parsed.request.method = std::string(request_line.substr(0, method_end));
-  ParseTarget(request_line.substr(method_end + 1,
-                                  version_start - method_end - 1),
-              &parsed.request);
+  ParseTarget(request_line.substr(method_end + 1, version_start - method_end - 1), &parsed.request);
   HttpFields fields;
   for (size_t i = 1; i < lines.size(); ++i) {
     absl::string_view line = lines[i];
@@ -104,8 +100,7 @@ ParsedRequest ParseHttpRequest(absl::string_view text) {
       continue;
     }
     const size_t colon = line.find(':');
-    fields.emplace_back(std::string(line.substr(0, colon)),
-                        std::string(line.substr(colon + 1)));
+    fields.emplace_back(std::string(line.substr(0, colon)), std::string(line.substr(colon + 1)));
   }
   for (auto& [name, value] : fields) {
     const std::string lower = absl::AsciiStrToLower(name);
@@ -122,8 +117,7 @@ ParsedRequest ParseHttpRequest(absl::string_view text) {
 absl::Time ParseRfc3339(const std::string& text) {
   absl::Time time;
   std::string error;
-  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, text, &time, &error))
-      << error;
+  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, text, &time, &error)) << error;
   return time;
 }
 
@@ -132,8 +126,7 @@ absl::Time ParseRfc3339(const std::string& text) {
 bool AppliesToS3(const std::string& name) {
   // S3 never normalizes paths, and signs the session token rather than
   // adding it after signing.
-  return !absl::EndsWith(name, "-normalized") &&
-         name != "post-sts-header-after";
+  return !absl::EndsWith(name, "-normalized") && name != "post-sts-header-after";
 }
 
 std::vector<std::string> SuiteCases() {
@@ -157,8 +150,7 @@ class SigV4SuiteTest : public ::testing::TestWithParam<std::string> {
     dir_ = std::string(kSuiteDir) + "/" + GetParam();
     const auto context = nlohmann::json::parse(ReadFile(dir_ + "/context.json"));
     credentials_.access_key_id = context["credentials"]["access_key_id"];
-    credentials_.secret_access_key =
-        context["credentials"]["secret_access_key"];
+    credentials_.secret_access_key = context["credentials"]["secret_access_key"];
     if (context["credentials"].contains("token")) {
       credentials_.session_token = context["credentials"]["token"];
     }
@@ -171,8 +163,7 @@ class SigV4SuiteTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::string Expected(const std::string& file) {
-    return std::string(absl::StripTrailingAsciiWhitespace(
-        ReadFile(dir_ + "/" + file)));
+    return std::string(absl::StripTrailingAsciiWhitespace(ReadFile(dir_ + "/" + file)));
   }
 
   std::string dir_;
@@ -186,11 +177,9 @@ class SigV4SuiteTest : public ::testing::TestWithParam<std::string> {
 TEST_P(SigV4SuiteTest, HeaderSigning) {
   SigV4Signer signer(options_);
   const auto signature =
-      signer.SignHeaders(parsed_.request, credentials_, now_,
-                         HexEncode(Sha256(parsed_.body)));
+      signer.SignHeaders(parsed_.request, credentials_, now_, HexEncode(Sha256(parsed_.body)));
   ASSERT_TRUE(signature.ok()) << signature.status();
-  EXPECT_EQ(signature->canonical_request,
-            Expected("header-canonical-request.txt"));
+  EXPECT_EQ(signature->canonical_request, Expected("header-canonical-request.txt"));
   EXPECT_EQ(signature->string_to_sign, Expected("header-string-to-sign.txt"));
   EXPECT_EQ(signature->signature, Expected("header-signature.txt"));
   // The signed request's Authorization line, modulo the suite's header
@@ -203,25 +192,21 @@ TEST_P(SigV4SuiteTest, QuerySigning) {
   SigV4Signer signer(options_);
   // The generic suite signs the real payload hash in presigned requests
   // (S3 signs UNSIGNED-PAYLOAD; the S3 examples below cover that).
-  const auto signature =
-      signer.Presign(parsed_.request, credentials_, now_, expires_,
-                     HexEncode(Sha256(parsed_.body)));
+  const auto signature = signer.Presign(parsed_.request, credentials_, now_, expires_,
+                                        HexEncode(Sha256(parsed_.body)));
   ASSERT_TRUE(signature.ok()) << signature.status();
-  EXPECT_EQ(signature->canonical_request,
-            Expected("query-canonical-request.txt"));
+  EXPECT_EQ(signature->canonical_request, Expected("query-canonical-request.txt"));
   EXPECT_EQ(signature->string_to_sign, Expected("query-string-to-sign.txt"));
   EXPECT_EQ(signature->signature, Expected("query-signature.txt"));
-  EXPECT_THAT(signature->encoded_query,
-              HasSubstr("&X-Amz-Signature=" + signature->signature));
+  EXPECT_THAT(signature->encoded_query, HasSubstr("&X-Amz-Signature=" + signature->signature));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AwsSuite, SigV4SuiteTest, ::testing::ValuesIn(SuiteCases()),
-    [](const ::testing::TestParamInfo<std::string>& info) {
-      std::string name = info.param;
-      std::replace(name.begin(), name.end(), '-', '_');
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(AwsSuite, SigV4SuiteTest, ::testing::ValuesIn(SuiteCases()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 // --- The S3 API Reference's worked examples ------------------------------
 
@@ -234,13 +219,11 @@ class S3DocExampleTest : public ::testing::TestWithParam<std::string> {
     }
     ASSERT_FALSE(example_.is_null()) << GetParam();
     credentials_.access_key_id = doc_["credentials"]["access_key_id"];
-    credentials_.secret_access_key =
-        doc_["credentials"]["secret_access_key"];
+    credentials_.secret_access_key = doc_["credentials"]["secret_access_key"];
     absl::Time now;
     std::string error;
-    ASSERT_TRUE(absl::ParseTime("%E4Y%m%dT%H%M%SZ",
-                                doc_["timestamp"].get<std::string>(), &now,
-                                &error))
+    ASSERT_TRUE(
+        absl::ParseTime("%E4Y%m%dT%H%M%SZ", doc_["timestamp"].get<std::string>(), &now, &error))
         << error;
     now_ = now;
   }
@@ -268,27 +251,25 @@ TEST_P(S3DocExampleTest, MatchesTheDocumentation) {
   if (id == "post-policy") {
     GTEST_SKIP() << "browser POST policies are not used by re_dms";
   }
-  const ParsedRequest parsed =
-      ParseHttpRequest(example_["http_request"].get<std::string>());
+  const ParsedRequest parsed = ParseHttpRequest(example_["http_request"].get<std::string>());
   SigV4Signer signer(S3Options());
   std::string canonical_request, string_to_sign, signature;
   if (example_.contains("presigned_url")) {
     const std::string url = example_["presigned_url"];
     const size_t expires_at = url.find("X-Amz-Expires=") + 14;
     const int expires = std::stoi(url.substr(expires_at));
-    const auto signed_query = signer.Presign(
-        parsed.request, credentials_, now_, absl::Seconds(expires));
+    const auto signed_query =
+        signer.Presign(parsed.request, credentials_, now_, absl::Seconds(expires));
     ASSERT_TRUE(signed_query.ok()) << signed_query.status();
     canonical_request = signed_query->canonical_request;
     string_to_sign = signed_query->string_to_sign;
     signature = signed_query->signature;
-    EXPECT_EQ("https://" + parsed.request.host + parsed.request.path + "?" +
-                  signed_query->encoded_query,
-              url);
+    EXPECT_EQ(
+        "https://" + parsed.request.host + parsed.request.path + "?" + signed_query->encoded_query,
+        url);
   } else {
-    const auto signed_headers =
-        signer.SignHeaders(parsed.request, credentials_, now_,
-                           example_["payload_hash"].get<std::string>());
+    const auto signed_headers = signer.SignHeaders(parsed.request, credentials_, now_,
+                                                   example_["payload_hash"].get<std::string>());
     ASSERT_TRUE(signed_headers.ok()) << signed_headers.status();
     canonical_request = signed_headers->canonical_request;
     string_to_sign = signed_headers->string_to_sign;
@@ -312,13 +293,12 @@ std::vector<std::string> DocExampleIds() {
   return ids;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    S3Docs, S3DocExampleTest, ::testing::ValuesIn(DocExampleIds()),
-    [](const ::testing::TestParamInfo<std::string>& info) {
-      std::string name = info.param;
-      std::replace(name.begin(), name.end(), '-', '_');
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(S3Docs, S3DocExampleTest, ::testing::ValuesIn(DocExampleIds()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 // --- Contract checks -----------------------------------------------------
 
@@ -329,21 +309,19 @@ SigV4Signer::Options S3InUsEast1() {
 }
 
 AwsCredentials SecretCredentials() {
-  return {"AKIDEXAMPLE", "top-secret-value", "session-token-value",
-          std::nullopt};
+  return {"AKIDEXAMPLE", "top-secret-value", "session-token-value", std::nullopt};
 }
 
 TEST(SigV4SignerTest, SessionTokenIsSignedAndSent) {
   SigV4Signer signer(S3InUsEast1());
   SigV4Request request{"GET", "bucket.s3.amazonaws.com", "/key", {}, {}};
-  const auto signature = signer.SignHeaders(request, SecretCredentials(),
-                                            absl::UnixEpoch(), kUnsignedPayload);
+  const auto signature =
+      signer.SignHeaders(request, SecretCredentials(), absl::UnixEpoch(), kUnsignedPayload);
   ASSERT_TRUE(signature.ok());
   EXPECT_THAT(signature->canonical_request,
               HasSubstr("x-amz-security-token:session-token-value\n"));
-  EXPECT_EQ(signature->headers[2],
-            std::make_pair(std::string("X-Amz-Security-Token"),
-                           std::string("session-token-value")));
+  EXPECT_EQ(signature->headers[2], std::make_pair(std::string("X-Amz-Security-Token"),
+                                                  std::string("session-token-value")));
   EXPECT_THAT(signature->headers.back().second,
               HasSubstr("SignedHeaders=host;x-amz-content-sha256;x-amz-date;"
                         "x-amz-security-token,"));
@@ -351,20 +329,18 @@ TEST(SigV4SignerTest, SessionTokenIsSignedAndSent) {
 
 TEST(SigV4SignerTest, KeyIsEncodedOnceAndNotNormalized) {
   SigV4Signer signer(S3InUsEast1());
-  SigV4Request request{
-      "PUT", "s3.amazonaws.com", "/bucket/a//b/./c/../100%+ü~", {}, {}};
-  const auto signature = signer.SignHeaders(request, SecretCredentials(),
-                                            absl::UnixEpoch(), kUnsignedPayload);
+  SigV4Request request{"PUT", "s3.amazonaws.com", "/bucket/a//b/./c/../100%+ü~", {}, {}};
+  const auto signature =
+      signer.SignHeaders(request, SecretCredentials(), absl::UnixEpoch(), kUnsignedPayload);
   ASSERT_TRUE(signature.ok());
-  EXPECT_THAT(signature->canonical_request,
-              HasSubstr("\n/bucket/a//b/./c/../100%25%2B%C3%BC~\n"));
+  EXPECT_THAT(signature->canonical_request, HasSubstr("\n/bucket/a//b/./c/../100%25%2B%C3%BC~\n"));
 }
 
 TEST(SigV4SignerTest, ErrorsNeverContainSecrets) {
   SigV4Signer signer(S3InUsEast1());
   SigV4Request request{"GET", "host", "/", {}, {{"Host", "other"}}};
-  const auto signature = signer.SignHeaders(request, SecretCredentials(),
-                                            absl::UnixEpoch(), kUnsignedPayload);
+  const auto signature =
+      signer.SignHeaders(request, SecretCredentials(), absl::UnixEpoch(), kUnsignedPayload);
   ASSERT_FALSE(signature.ok());
   EXPECT_THAT(signature.status().message(), HasSubstr("'Host'"));
   EXPECT_THAT(signature.status().message(), Not(HasSubstr("top-secret")));
@@ -372,31 +348,25 @@ TEST(SigV4SignerTest, ErrorsNeverContainSecrets) {
   AwsCredentials no_secret = SecretCredentials();
   no_secret.secret_access_key.clear();
   request.headers.clear();
-  const auto unsigned_request = signer.SignHeaders(
-      request, no_secret, absl::UnixEpoch(), kUnsignedPayload);
-  EXPECT_EQ(unsigned_request.status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(unsigned_request.status().message(),
-              Not(HasSubstr("session-token")));
+  const auto unsigned_request =
+      signer.SignHeaders(request, no_secret, absl::UnixEpoch(), kUnsignedPayload);
+  EXPECT_EQ(unsigned_request.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unsigned_request.status().message(), Not(HasSubstr("session-token")));
 }
 
 TEST(SigV4SignerTest, PresignExpiryIsBoundedToSevenDays) {
   SigV4Signer signer(S3InUsEast1());
   SigV4Request request{"GET", "host", "/k", {}, {}};
-  EXPECT_TRUE(signer
-                  .Presign(request, SecretCredentials(), absl::UnixEpoch(),
-                           absl::Hours(24 * 7))
-                  .ok());
+  EXPECT_TRUE(
+      signer.Presign(request, SecretCredentials(), absl::UnixEpoch(), absl::Hours(24 * 7)).ok());
   EXPECT_EQ(signer
                 .Presign(request, SecretCredentials(), absl::UnixEpoch(),
                          absl::Hours(24 * 7) + absl::Seconds(1))
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_FALSE(signer
-                   .Presign(request, SecretCredentials(), absl::UnixEpoch(),
-                            absl::ZeroDuration())
-                   .ok());
+  EXPECT_FALSE(
+      signer.Presign(request, SecretCredentials(), absl::UnixEpoch(), absl::ZeroDuration()).ok());
 }
 
 // Many threads signing with several secrets across several days must get
@@ -408,8 +378,7 @@ TEST(SigV4SignerTest, ConcurrentSigningMatchesSequentialSigning) {
     return SigV4Request{"GET", "host", "/key" + std::to_string(i % 7), {}, {}};
   };
   auto credentials_for = [](int i) {
-    return AwsCredentials{"AKID", "secret" + std::to_string(i % 40), "",
-                          std::nullopt};
+    return AwsCredentials{"AKID", "secret" + std::to_string(i % 40), "", std::nullopt};
   };
   auto time_for = [](int i) {
     return absl::UnixEpoch() + absl::Hours(24 * (i % 3)) + absl::Seconds(i);
@@ -417,10 +386,9 @@ TEST(SigV4SignerTest, ConcurrentSigningMatchesSequentialSigning) {
   std::vector<std::string> expected(kThreads * kPerThread);
   for (int i = 0; i < kThreads * kPerThread; ++i) {
     SigV4Signer fresh(S3InUsEast1());
-    expected[i] = fresh
-                      .SignHeaders(request_for(i), credentials_for(i),
-                                   time_for(i), kEmptyPayloadSha256)
-                      ->signature;
+    expected[i] =
+        fresh.SignHeaders(request_for(i), credentials_for(i), time_for(i), kEmptyPayloadSha256)
+            ->signature;
   }
   SigV4Signer shared(S3InUsEast1());
   std::vector<std::string> actual(kThreads * kPerThread);
@@ -429,10 +397,10 @@ TEST(SigV4SignerTest, ConcurrentSigningMatchesSequentialSigning) {
     threads.emplace_back([&, t] {
       for (int j = 0; j < kPerThread; ++j) {
         const int i = t * kPerThread + j;
-        actual[i] = shared
-                        .SignHeaders(request_for(i), credentials_for(i),
-                                     time_for(i), kEmptyPayloadSha256)
-                        ->signature;
+        actual[i] =
+            shared
+                .SignHeaders(request_for(i), credentials_for(i), time_for(i), kEmptyPayloadSha256)
+                ->signature;
       }
     });
   }

@@ -12,9 +12,7 @@ class StaticCredentialsProvider : public CredentialsProvider {
   explicit StaticCredentialsProvider(AwsCredentials credentials)
       : credentials_(std::move(credentials)) {}
 
-  absl::StatusOr<AwsCredentials> GetCredentials() override {
-    return credentials_;
-  }
+  absl::StatusOr<AwsCredentials> GetCredentials() override { return credentials_; }
 
  private:
   const AwsCredentials credentials_;
@@ -32,18 +30,14 @@ std::string CredentialsDebugString(const AwsCredentials& credentials) {
   return absl::StrCat(
       "AwsCredentials{access_key_id=", masked,
       ", secret=", credentials.secret_access_key.empty() ? "absent" : "present",
-      ", session_token=",
-      credentials.session_token.empty() ? "absent" : "present",
-      ", expiration=",
+      ", session_token=", credentials.session_token.empty() ? "absent" : "present", ", expiration=",
       credentials.expiration.has_value()
-          ? absl::FormatTime(absl::RFC3339_sec, *credentials.expiration,
-                             absl::UTCTimeZone())
+          ? absl::FormatTime(absl::RFC3339_sec, *credentials.expiration, absl::UTCTimeZone())
           : std::string("none"),
       "}");
 }
 
-std::unique_ptr<CredentialsProvider> MakeStaticCredentialsProvider(
-    AwsCredentials credentials) {
+std::unique_ptr<CredentialsProvider> MakeStaticCredentialsProvider(AwsCredentials credentials) {
   return std::make_unique<StaticCredentialsProvider>(std::move(credentials));
 }
 

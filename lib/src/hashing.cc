@@ -33,8 +33,8 @@ Sha256Digest Sha256(absl::string_view data) {
 Sha256Digest HmacSha256(absl::string_view key, absl::string_view data) {
   Sha256Digest digest;
   unsigned int length = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           Bytes(data), data.size(), digest.data(), &length) == nullptr) {
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), Bytes(data), data.size(),
+           digest.data(), &length) == nullptr) {
     std::abort();
   }
   return digest;
@@ -62,24 +62,21 @@ std::string HexEncode(absl::string_view bytes) {
 
 template <size_t N>
 std::string Base64Encode(const std::array<uint8_t, N>& digest) {
-  return absl::Base64Escape(absl::string_view(
-      reinterpret_cast<const char*>(digest.data()), digest.size()));
+  return absl::Base64Escape(
+      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 template std::string Base64Encode(const std::array<uint8_t, 16>&);
 template std::string Base64Encode(const std::array<uint8_t, 32>&);
 
-StreamingDigest::StreamingDigest(Algorithm algorithm)
-    : context_(EVP_MD_CTX_new()) {
+StreamingDigest::StreamingDigest(Algorithm algorithm) : context_(EVP_MD_CTX_new()) {
   if (context_ == nullptr) std::abort();
   CheckOpenSsl(EVP_DigestInit_ex(
-      context_, algorithm == Algorithm::kSha256 ? EVP_sha256() : EVP_md5(),
-      nullptr));
+      context_, algorithm == Algorithm::kSha256 ? EVP_sha256() : EVP_md5(), nullptr));
 }
 
 StreamingDigest::~StreamingDigest() { EVP_MD_CTX_free(context_); }
 
-StreamingDigest::StreamingDigest(StreamingDigest&& other) noexcept
-    : context_(other.context_) {
+StreamingDigest::StreamingDigest(StreamingDigest&& other) noexcept : context_(other.context_) {
   other.context_ = nullptr;
 }
 

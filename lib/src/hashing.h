@@ -26,8 +26,7 @@ Md5Digest Md5(absl::string_view data);
 std::string HexEncode(absl::string_view bytes);
 template <size_t N>
 std::string HexEncode(const std::array<uint8_t, N>& digest) {
-  return HexEncode(absl::string_view(
-      reinterpret_cast<const char*>(digest.data()), digest.size()));
+  return HexEncode(absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 // Standard base64 with padding, as Content-MD5 carries the digest.

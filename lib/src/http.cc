@@ -35,8 +35,8 @@ struct Transfer {
 
 size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
-  absl::StatusOr<size_t> read = transfer->request->body->ReadAt(
-      transfer->body_offset, buffer, size * count);
+  absl::StatusOr<size_t> read =
+      transfer->request->body->ReadAt(transfer->body_offset, buffer, size * count);
   if (!read.ok()) {
     transfer->callback_error = read.status();
     return CURL_READFUNC_ABORT;
@@ -95,11 +95,9 @@ size_t ReceiveBody(char* data, size_t size, size_t count, void* user) {
   return piece.size();
 }
 
-absl::Status TransportError(const HttpRequest& request, CURLcode code,
-                            const char* detail) {
+absl::Status TransportError(const HttpRequest& request, CURLcode code, const char* detail) {
   const std::string message =
-      absl::StrCat("HTTP ", request.method, " ", request.url, ": ",
-                   curl_easy_strerror(code),
+      absl::StrCat("HTTP ", request.method, " ", request.url, ": ", curl_easy_strerror(code),
                    detail[0] != '\0' ? absl::StrCat(" (", detail, ")") : "");
   switch (code) {
     case CURLE_PEER_FAILED_VERIFICATION:
@@ -119,31 +117,28 @@ absl::Status TransportError(const HttpRequest& request, CURLcode code,
 
 }  // namespace
 
-absl::StatusOr<size_t> MemoryBody::ReadAt(uint64_t offset, char* buffer,
-                                          size_t length) {
+absl::StatusOr<size_t> MemoryBody::ReadAt(uint64_t offset, char* buffer, size_t length) {
   if (offset >= data_.size()) return 0;
   const size_t n = std::min<uint64_t>(length, data_.size() - offset);
   std::memcpy(buffer, data_.data() + offset, n);
   return n;
 }
 
-absl::StatusOr<size_t> FileRangeBody::ReadAt(uint64_t offset, char* buffer,
-                                             size_t length) {
+absl::StatusOr<size_t> FileRangeBody::ReadAt(uint64_t offset, char* buffer, size_t length) {
   if (offset >= length_) return 0;
   const size_t wanted = std::min<uint64_t>(length, length_ - offset);
   for (;;) {
     const ssize_t n = pread(fd_, buffer, wanted, start_ + offset);
     if (n >= 0) {
       if (n == 0) {
-        return absl::DataLossError(absl::StrCat(
-            "file ", path_, " ended at byte ", start_ + offset,
-            " while uploading it: was it truncated during the upload?"));
+        return absl::DataLossError(
+            absl::StrCat("file ", path_, " ended at byte ", start_ + offset,
+                         " while uploading it: was it truncated during the upload?"));
       }
       return static_cast<size_t>(n);
     }
     if (errno != EINTR) {
-      return absl::InternalError(absl::StrCat("reading ", path_, " at byte ",
-                                              start_ + offset, ": ",
+      return absl::InternalError(absl::StrCat("reading ", path_, " at byte ", start_ + offset, ": ",
                                               std::strerror(errno)));
     }
   }
@@ -156,9 +151,7 @@ std::string HttpResponse::Header(absl::string_view lowercase_name) const {
   return "";
 }
 
-HttpClient::HttpClient(Options options) : options_(std::move(options)) {
-  InitCurlOnce();
-}
+HttpClient::HttpClient(Options options) : options_(std::move(options)) { InitCurlOnce(); }
 
 HttpClient::~HttpClient() {
   absl::MutexLock lock(&mutex_);
@@ -205,13 +198,10 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
   }
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(
-                       absl::ToInt64Milliseconds(options_.connect_timeout)));
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT,
-                   options_.low_speed_bytes_per_second);
+                   static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes_per_second);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
-                   static_cast<long>(
-                       absl::ToInt64Seconds(options_.low_speed_time)));
+                   static_cast<long>(absl::ToInt64Seconds(options_.low_speed_time)));
   // Larger buffers than libcurl's 16 KiB defaults cut per-call overhead on
   // multi-megabyte bodies.
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
@@ -225,8 +215,7 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (request.body != nullptr) {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
-                     static_cast<curl_off_t>(request.body->size()));
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body->size()));
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadBody);
     curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
     curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, SeekBody);
@@ -243,8 +232,7 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   // No "Expect: 100-continue" round trip before each body: the request is
   // signed and checksummed, and a rejected upload costs one body at most.
   headers = curl_slist_append(headers, "Expect:");
-  if (request.body == nullptr && (request.method == "POST" ||
-                                  request.method == "PUT")) {
+  if (request.body == nullptr && (request.method == "POST" || request.method == "PUT")) {
     headers = curl_slist_append(headers, "Content-Length: 0");
   }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

@@ -35,8 +35,7 @@ class HttpBody {
   virtual ~HttpBody() = default;
   virtual uint64_t size() const = 0;
   // Copies up to `length` bytes at `offset` into `buffer`; returns how many.
-  virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buffer,
-                                        size_t length) = 0;
+  virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) = 0;
 };
 
 // A body in memory; `data` must outlive the request.
@@ -44,8 +43,7 @@ class MemoryBody : public HttpBody {
  public:
   explicit MemoryBody(absl::string_view data) : data_(data) {}
   uint64_t size() const override { return data_.size(); }
-  absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buffer,
-                                size_t length) override;
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) override;
 
  private:
   absl::string_view data_;
@@ -58,8 +56,7 @@ class FileRangeBody : public HttpBody {
   FileRangeBody(int fd, std::string path, uint64_t start, uint64_t length)
       : fd_(fd), path_(std::move(path)), start_(start), length_(length) {}
   uint64_t size() const override { return length_; }
-  absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buffer,
-                                size_t length) override;
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, char* buffer, size_t length) override;
 
  private:
   int fd_;
@@ -77,9 +74,7 @@ struct HttpRequest {
   // of being collected, with the response's status and headers; an error
   // from the sink aborts the transfer and is returned. Error responses are
   // always collected (for their XML).
-  std::function<absl::Status(const struct HttpResponse& head,
-                             absl::string_view piece)>
-      sink;
+  std::function<absl::Status(const struct HttpResponse& head, absl::string_view piece)> sink;
 };
 
 struct HttpResponse {

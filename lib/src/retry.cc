@@ -29,13 +29,11 @@ absl::Duration FullJitterBackoff(const RetryPolicy& policy, int retry) {
   // seeding cost is negligible next to a failed network request.
   absl::BitGen random;
   return absl::Nanoseconds(
-      absl::Uniform<int64_t>(absl::IntervalClosed, random, 0,
-                             absl::ToInt64Nanoseconds(ceiling)));
+      absl::Uniform<int64_t>(absl::IntervalClosed, random, 0, absl::ToInt64Nanoseconds(ceiling)));
 }
 
-absl::Status RunWithRetries(
-    const RetryPolicy& policy, const std::function<absl::Status()>& attempt,
-    const std::function<bool(const absl::Status&)>& is_retryable) {
+absl::Status RunWithRetries(const RetryPolicy& policy, const std::function<absl::Status()>& attempt,
+                            const std::function<bool(const absl::Status&)>& is_retryable) {
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + policy.deadline;
   for (int attempts = 1;; ++attempts) {
@@ -45,11 +43,10 @@ absl::Status RunWithRetries(
     if (attempts >= policy.max_attempts || absl::Now() + delay >= deadline) {
       return absl::Status(
           status.code(),
-          absl::StrCat(status.message(), " (gave up after ", attempts,
-                       attempts == 1 ? " attempt" : " attempts", " in ",
-                       absl::FormatDuration(absl::Trunc(
-                           absl::Now() - start, absl::Milliseconds(1))),
-                       ")"));
+          absl::StrCat(
+              status.message(), " (gave up after ", attempts,
+              attempts == 1 ? " attempt" : " attempts", " in ",
+              absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1))), ")"));
     }
     absl::SleepFor(delay);
   }

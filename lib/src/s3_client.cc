@@ -54,15 +54,20 @@ std::string Unquote(absl::string_view etag) {
 // next attempt re-reads and re-sends it.
 bool IsTransientS3Code(absl::string_view code) {
   static constexpr absl::string_view kCodes[] = {
-      "SlowDown",          "RequestTimeout",
-      "Throttling",        "ThrottlingException",
-      "RequestThrottled",  "RequestLimitExceeded",
-      "TooManyRequestsException", "InternalError",
-      "ServiceUnavailable", "BadDigest",
-      "XAmzContentSHA256Mismatch", "IncompleteBody",
+      "SlowDown",
+      "RequestTimeout",
+      "Throttling",
+      "ThrottlingException",
+      "RequestThrottled",
+      "RequestLimitExceeded",
+      "TooManyRequestsException",
+      "InternalError",
+      "ServiceUnavailable",
+      "BadDigest",
+      "XAmzContentSHA256Mismatch",
+      "IncompleteBody",
   };
-  return std::find(std::begin(kCodes), std::end(kCodes), code) !=
-         std::end(kCodes);
+  return std::find(std::begin(kCodes), std::end(kCodes), code) != std::end(kCodes);
 }
 
 absl::StatusCode StatusCodeFor(long http_status, absl::string_view s3_code) {
@@ -70,18 +75,25 @@ absl::StatusCode StatusCodeFor(long http_status, absl::string_view s3_code) {
     return absl::StatusCode::kUnavailable;
   }
   switch (http_status) {
-    case 400: return absl::StatusCode::kInvalidArgument;
-    case 401: return absl::StatusCode::kUnauthenticated;
-    case 403: return absl::StatusCode::kPermissionDenied;
-    case 404: return absl::StatusCode::kNotFound;
+    case 400:
+      return absl::StatusCode::kInvalidArgument;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kNotFound;
     case 409:
       return absl::StrContains(s3_code, "AlreadyExists") ||
                      absl::StrContains(s3_code, "AlreadyOwned")
                  ? absl::StatusCode::kAlreadyExists
                  : absl::StatusCode::kFailedPrecondition;
-    case 412: return absl::StatusCode::kFailedPrecondition;
-    case 416: return absl::StatusCode::kOutOfRange;
-    default: return absl::StatusCode::kUnknown;
+    case 412:
+      return absl::StatusCode::kFailedPrecondition;
+    case 416:
+      return absl::StatusCode::kOutOfRange;
+    default:
+      return absl::StatusCode::kUnknown;
   }
 }
 
@@ -102,8 +114,7 @@ absl::Time ParseS3Time(absl::string_view text) {
     return time;
   }
   // HEAD and GET give RFC 1123 dates.
-  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", std::string(text), &time,
-                      &error)) {
+  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", std::string(text), &time, &error)) {
     return time;
   }
   return absl::InfinitePast();
@@ -116,12 +127,10 @@ std::string UrlDecodeListing(absl::string_view text) {
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     int high = 0, low = 0;
-    if (text[i] == '%' && i + 2 < text.size() &&
-        absl::ascii_isxdigit(text[i + 1]) && absl::ascii_isxdigit(text[i + 2])) {
-      high = absl::ascii_isdigit(text[i + 1]) ? text[i + 1] - '0'
-                                               : (text[i + 1] | 0x20) - 'a' + 10;
-      low = absl::ascii_isdigit(text[i + 2]) ? text[i + 2] - '0'
-                                              : (text[i + 2] | 0x20) - 'a' + 10;
+    if (text[i] == '%' && i + 2 < text.size() && absl::ascii_isxdigit(text[i + 1]) &&
+        absl::ascii_isxdigit(text[i + 2])) {
+      high = absl::ascii_isdigit(text[i + 1]) ? text[i + 1] - '0' : (text[i + 1] | 0x20) - 'a' + 10;
+      low = absl::ascii_isdigit(text[i + 2]) ? text[i + 2] - '0' : (text[i + 2] | 0x20) - 'a' + 10;
       out.push_back(static_cast<char>(high * 16 + low));
       i += 2;
     } else if (text[i] == '+') {
@@ -139,11 +148,9 @@ struct Endpoint {
   bool is_aws = false;
 };
 
-absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view endpoint,
-                                       absl::string_view region) {
+absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view endpoint, absl::string_view region) {
   if (endpoint.empty()) {
-    return Endpoint{"https", absl::StrCat("s3.", region, ".amazonaws.com"),
-                    true};
+    return Endpoint{"https", absl::StrCat("s3.", region, ".amazonaws.com"), true};
   }
   Endpoint parsed;
   absl::string_view rest = endpoint;
@@ -152,19 +159,17 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view endpoint,
   } else if (absl::ConsumePrefix(&rest, "http://")) {
     parsed.scheme = "http";
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "S3 endpoint '", endpoint, "' must start with http:// or https://"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("S3 endpoint '", endpoint, "' must start with http:// or https://"));
   }
   rest = absl::StripSuffix(rest, "/");
   if (rest.empty() || rest.find_first_of("/?#@ ") != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "S3 endpoint '", endpoint,
-        "' must be scheme://host[:port] without a path"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("S3 endpoint '", endpoint, "' must be scheme://host[:port] without a path"));
   }
   // Drop a default port: libcurl leaves it out of the Host header, and the
   // signed Host must be what is sent.
-  const absl::string_view default_port =
-      parsed.scheme == "https" ? ":443" : ":80";
+  const absl::string_view default_port = parsed.scheme == "https" ? ":443" : ":80";
   if (absl::EndsWith(rest, default_port)) {
     rest.remove_suffix(default_port.size());
   }
@@ -174,10 +179,9 @@ absl::StatusOr<Endpoint> ParseEndpoint(absl::string_view endpoint,
 
 // One S3 request, before signing.
 struct S3Call {
-  S3Call(absl::string_view operation, absl::string_view bucket,
-         absl::string_view key, std::string method)
-      : operation(operation), bucket(bucket), key(key),
-        method(std::move(method)) {}
+  S3Call(absl::string_view operation, absl::string_view bucket, absl::string_view key,
+         std::string method)
+      : operation(operation), bucket(bucket), key(key), method(std::move(method)) {}
 
   absl::string_view operation;  // "PutObject", for messages
   absl::string_view bucket;
@@ -191,21 +195,20 @@ struct S3Call {
 };
 
 std::string Describe(const S3Call& call) {
-  return absl::StrCat("S3 ", call.operation, " s3://", call.bucket,
-                      call.key.empty() ? "" : "/", call.key);
+  return absl::StrCat("S3 ", call.operation, " s3://", call.bucket, call.key.empty() ? "" : "/",
+                      call.key);
 }
 
 absl::Status S3ErrorStatus(const S3Call& call, const HttpResponse& response) {
   const std::string code = XmlText(response.body, "Code").value_or("");
-  const std::string message = XmlText(response.body, "Message").value_or(
-      response.body.empty() ? "(no body)" : "");
+  const std::string message =
+      XmlText(response.body, "Message").value_or(response.body.empty() ? "(no body)" : "");
   std::string request_id = XmlText(response.body, "RequestId").value_or("");
   if (request_id.empty()) request_id = response.Header("x-amz-request-id");
   return absl::Status(
       StatusCodeFor(response.status, code),
-      absl::StrCat(Describe(call), ": HTTP ", response.status,
-                   code.empty() ? "" : " ", code, ": ", message,
-                   request_id.empty() ? "" : " (RequestId ", request_id,
+      absl::StrCat(Describe(call), ": HTTP ", response.status, code.empty() ? "" : " ", code, ": ",
+                   message, request_id.empty() ? "" : " (RequestId ", request_id,
                    request_id.empty() ? "" : ")"));
 }
 
@@ -215,8 +218,8 @@ struct BodyDigests {
   std::string md5_base64;
 };
 
-absl::StatusOr<BodyDigests> DigestFileRange(int fd, const std::string& path,
-                                            uint64_t start, uint64_t length) {
+absl::StatusOr<BodyDigests> DigestFileRange(int fd, const std::string& path, uint64_t start,
+                                            uint64_t length) {
   StreamingDigest sha256(StreamingDigest::Algorithm::kSha256);
   StreamingDigest md5(StreamingDigest::Algorithm::kMd5);
   FileRangeBody range(fd, path, start, length);
@@ -241,8 +244,7 @@ class OpenFile {
   static absl::StatusOr<OpenFile> Open(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      const std::string message =
-          absl::StrCat("cannot open ", path, ": ", std::strerror(errno));
+      const std::string message = absl::StrCat("cannot open ", path, ": ", std::strerror(errno));
       return errno == ENOENT   ? absl::NotFoundError(message)
              : errno == EACCES ? absl::PermissionDeniedError(message)
                                : absl::InternalError(message);
@@ -250,14 +252,11 @@ class OpenFile {
     struct stat info;
     if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
       ::close(fd);
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, " is not a readable regular file"));
+      return absl::InvalidArgumentError(absl::StrCat(path, " is not a readable regular file"));
     }
     return OpenFile(fd, static_cast<uint64_t>(info.st_size));
   }
-  OpenFile(OpenFile&& other) noexcept : fd_(other.fd_), size_(other.size_) {
-    other.fd_ = -1;
-  }
+  OpenFile(OpenFile&& other) noexcept : fd_(other.fd_), size_(other.size_) { other.fd_ = -1; }
   OpenFile& operator=(OpenFile&&) = delete;
   ~OpenFile() {
     if (fd_ >= 0) ::close(fd_);
@@ -279,21 +278,19 @@ class S3ClientImpl : public S3Client {
         endpoint_(std::move(endpoint)),
         credentials_(std::move(credentials)),
         signer_(SigV4Signer::Options{options_.region, "s3", true}),
-        http_(HttpClient::Options{options_.verify_tls, options_.ca_file,
-                                  options_.connect_timeout,
-                                  options_.low_speed_bytes_per_second,
-                                  options_.low_speed_time}) {}
+        http_(HttpClient::Options{options_.verify_tls, options_.ca_file, options_.connect_timeout,
+                                  options_.low_speed_bytes_per_second, options_.low_speed_time}) {}
 
   absl::Status CreateBucket(absl::string_view bucket) override {
     // Outside us-east-1, S3 wants the region in the body.
     const std::string configuration =
         options_.region == "us-east-1"
             ? std::string()
-            : absl::StrCat("<CreateBucketConfiguration xmlns=\"http://"
-                           "s3.amazonaws.com/doc/2006-03-01/\">"
-                           "<LocationConstraint>",
-                           XmlEscape(options_.region),
-                           "</LocationConstraint></CreateBucketConfiguration>");
+            : absl::StrCat(
+                  "<CreateBucketConfiguration xmlns=\"http://"
+                  "s3.amazonaws.com/doc/2006-03-01/\">"
+                  "<LocationConstraint>",
+                  XmlEscape(options_.region), "</LocationConstraint></CreateBucketConfiguration>");
     MemoryBody body(configuration);
     S3Call call("CreateBucket", bucket, "", "PUT");
     if (!configuration.empty()) {
@@ -302,15 +299,13 @@ class S3ClientImpl : public S3Client {
     }
     const absl::StatusOr<HttpResponse> response = Execute(call);
     if (response.ok() ||
-        absl::StrContains(response.status().message(),
-                          "BucketAlreadyOwnedByYou")) {
+        absl::StrContains(response.status().message(), "BucketAlreadyOwnedByYou")) {
       return absl::OkStatus();
     }
     return response.status();
   }
 
-  absl::StatusOr<S3PutResult> PutObject(absl::string_view bucket,
-                                        absl::string_view key,
+  absl::StatusOr<S3PutResult> PutObject(absl::string_view bucket, absl::string_view key,
                                         absl::string_view data) override {
     MemoryBody body(data);
     S3Call call("PutObject", bucket, key, "PUT");
@@ -322,8 +317,7 @@ class S3ClientImpl : public S3Client {
     return S3PutResult{Unquote(response->Header("etag")), data.size(), 0};
   }
 
-  absl::StatusOr<S3PutResult> PutFile(absl::string_view bucket,
-                                      absl::string_view key,
+  absl::StatusOr<S3PutResult> PutFile(absl::string_view bucket, absl::string_view key,
                                       const std::string& path) override {
     absl::StatusOr<OpenFile> file = OpenFile::Open(path);
     if (!file.ok()) return file.status();
@@ -331,8 +325,7 @@ class S3ClientImpl : public S3Client {
     if (file->size() > std::min(options_.multipart_threshold, kMaxPartSize)) {
       return UploadParts(bucket, key, path, *file);
     }
-    absl::StatusOr<BodyDigests> digests =
-        DigestFileRange(file->fd(), path, 0, file->size());
+    absl::StatusOr<BodyDigests> digests = DigestFileRange(file->fd(), path, 0, file->size());
     if (!digests.ok()) return digests.status();
     FileRangeBody body(file->fd(), path, 0, file->size());
     S3Call call("PutObject", bucket, key, "PUT");
@@ -344,9 +337,8 @@ class S3ClientImpl : public S3Client {
     return S3PutResult{Unquote(response->Header("etag")), file->size(), 0};
   }
 
-  absl::StatusOr<S3PutResult> MultipartUploadFile(
-      absl::string_view bucket, absl::string_view key,
-      const std::string& path) override {
+  absl::StatusOr<S3PutResult> MultipartUploadFile(absl::string_view bucket, absl::string_view key,
+                                                  const std::string& path) override {
     absl::StatusOr<OpenFile> file = OpenFile::Open(path);
     if (!file.ok()) return file.status();
     return UploadParts(bucket, key, path, *file);
@@ -373,8 +365,7 @@ class S3ClientImpl : public S3Client {
       info.last_modified = ParseS3Time(head.Header("last-modified"));
     };
     S3Call call("GetObject", bucket, key, "GET");
-    call.sink = [&](const HttpResponse& head,
-                    absl::string_view piece) -> absl::Status {
+    call.sink = [&](const HttpResponse& head, absl::string_view piece) -> absl::Status {
       remember_version(head);
       if (!attempt_has_body) {
         attempt_has_body = true;
@@ -401,19 +392,15 @@ class S3ClientImpl : public S3Client {
           attempt_offset = delivered;
           attempt_has_body = false;
           if (delivered > 0) {
-            call.headers.emplace_back("Range",
-                                      absl::StrCat("bytes=", delivered, "-"));
-            call.headers.emplace_back("If-Match",
-                                      absl::StrCat("\"", info.etag, "\""));
+            call.headers.emplace_back("Range", absl::StrCat("bytes=", delivered, "-"));
+            call.headers.emplace_back("If-Match", absl::StrCat("\"", info.etag, "\""));
           }
           absl::StatusOr<HttpResponse> response = Attempt(call);
           if (!response.ok()) return response.status();
           remember_version(*response);  // an empty object calls no sink
           return absl::OkStatus();
         },
-        [&](const absl::Status& s) {
-          return sink_error.ok() && IsTransientError(s);
-        });
+        [&](const absl::Status& s) { return sink_error.ok() && IsTransientError(s); });
     if (!status.ok()) return status;
     info.size = delivered;
     return info;
@@ -429,14 +416,12 @@ class S3ClientImpl : public S3Client {
     info.etag = Unquote(response->Header("etag"));
     info.last_modified = ParseS3Time(response->Header("last-modified"));
     if (!absl::SimpleAtoi(response->Header("content-length"), &info.size)) {
-      return absl::InternalError(
-          absl::StrCat(Describe(call), ": response lacks Content-Length"));
+      return absl::InternalError(absl::StrCat(Describe(call), ": response lacks Content-Length"));
     }
     return info;
   }
 
-  absl::Status DeleteObject(absl::string_view bucket,
-                            absl::string_view key) override {
+  absl::Status DeleteObject(absl::string_view bucket, absl::string_view key) override {
     // S3 answers 204 for a key that does not exist; a 404 means the bucket
     // is missing, which is worth reporting.
     S3Call call("DeleteObject", bucket, key, "DELETE");
@@ -449,8 +434,7 @@ class S3ClientImpl : public S3Client {
       const size_t end = std::min(keys.size(), begin + kMaxDeleteBatch);
       std::string xml = "<Delete><Quiet>true</Quiet>";
       for (size_t i = begin; i < end; ++i) {
-        absl::StrAppend(&xml, "<Object><Key>", XmlEscape(keys[i]),
-                        "</Key></Object>");
+        absl::StrAppend(&xml, "<Object><Key>", XmlEscape(keys[i]), "</Key></Object>");
       }
       xml += "</Delete>";
       MemoryBody body(xml);
@@ -470,18 +454,16 @@ class S3ClientImpl : public S3Client {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<S3ListPage> ListObjectsV2(
-      absl::string_view bucket, absl::string_view prefix,
-      absl::string_view continuation_token, int max_keys,
-      absl::string_view delimiter) override {
+  absl::StatusOr<S3ListPage> ListObjectsV2(absl::string_view bucket, absl::string_view prefix,
+                                           absl::string_view continuation_token, int max_keys,
+                                           absl::string_view delimiter) override {
     S3Call call("ListObjectsV2", bucket, "", "GET");
     call.query = {{"list-type", "2"},
                   {"encoding-type", "url"},
                   {"max-keys", absl::StrCat(max_keys)},
                   {"prefix", std::string(prefix)}};
     if (!continuation_token.empty()) {
-      call.query.emplace_back("continuation-token",
-                              std::string(continuation_token));
+      call.query.emplace_back("continuation-token", std::string(continuation_token));
     }
     if (!delimiter.empty()) {
       call.query.emplace_back("delimiter", std::string(delimiter));
@@ -501,18 +483,17 @@ class S3ClientImpl : public S3Client {
       S3ObjectInfo object;
       const std::vector<absl::string_view> key = XmlElements(contents, "Key");
       if (key.empty()) {
-        return absl::InternalError(absl::StrCat(
-            Describe(call), ": listing entry without a Key: ", contents));
+        return absl::InternalError(
+            absl::StrCat(Describe(call), ": listing entry without a Key: ", contents));
       }
       object.key = decode(key.front());
       const std::string size = XmlText(contents, "Size").value_or("");
       if (!absl::SimpleAtoi(size, &object.size)) {
-        return absl::InternalError(absl::StrCat(
-            Describe(call), ": bad Size '", size, "' for key ", object.key));
+        return absl::InternalError(
+            absl::StrCat(Describe(call), ": bad Size '", size, "' for key ", object.key));
       }
       object.etag = Unquote(XmlText(contents, "ETag").value_or(""));
-      object.last_modified =
-          ParseS3Time(XmlText(contents, "LastModified").value_or(""));
+      object.last_modified = ParseS3Time(XmlText(contents, "LastModified").value_or(""));
       page.objects.push_back(std::move(object));
     }
     for (absl::string_view common : XmlElements(xml, "CommonPrefixes")) {
@@ -520,12 +501,10 @@ class S3ClientImpl : public S3Client {
       if (!p.empty()) page.common_prefixes.push_back(decode(p.front()));
     }
     if (XmlText(xml, "IsTruncated").value_or("false") == "true") {
-      page.next_continuation_token =
-          XmlText(xml, "NextContinuationToken").value_or("");
+      page.next_continuation_token = XmlText(xml, "NextContinuationToken").value_or("");
       if (page.next_continuation_token.empty()) {
-        return absl::InternalError(absl::StrCat(
-            Describe(call),
-            ": truncated listing without a NextContinuationToken"));
+        return absl::InternalError(
+            absl::StrCat(Describe(call), ": truncated listing without a NextContinuationToken"));
       }
     }
     return page;
@@ -536,48 +515,41 @@ class S3ClientImpl : public S3Client {
   absl::StatusOr<HttpResponse> Attempt(const S3Call& call) {
     absl::StatusOr<AwsCredentials> credentials = credentials_->GetCredentials();
     if (!credentials.ok()) {
-      return absl::Status(credentials.status().code(),
-                          absl::StrCat(Describe(call), ": no credentials: ",
-                                       credentials.status().message()));
+      return absl::Status(
+          credentials.status().code(),
+          absl::StrCat(Describe(call), ": no credentials: ", credentials.status().message()));
     }
     const bool virtual_hosted = UseVirtualHosting(call.bucket);
     SigV4Request request;
     request.method = call.method;
-    request.host = virtual_hosted ? absl::StrCat(call.bucket, ".", endpoint_.host)
-                                  : endpoint_.host;
+    request.host = virtual_hosted ? absl::StrCat(call.bucket, ".", endpoint_.host) : endpoint_.host;
     request.path = virtual_hosted
                        ? absl::StrCat("/", call.key)
-                       : absl::StrCat("/", call.bucket,
-                                      call.key.empty() ? "" : "/", call.key);
+                       : absl::StrCat("/", call.bucket, call.key.empty() ? "" : "/", call.key);
     request.query = call.query;
     request.headers = call.headers;
-    absl::StatusOr<SigV4HeaderSignature> signature = signer_.SignHeaders(
-        request, *credentials, absl::Now(), call.payload_hash);
+    absl::StatusOr<SigV4HeaderSignature> signature =
+        signer_.SignHeaders(request, *credentials, absl::Now(), call.payload_hash);
     if (!signature.ok()) {
       return absl::Status(signature.status().code(),
-                          absl::StrCat(Describe(call), ": ",
-                                       signature.status().message()));
+                          absl::StrCat(Describe(call), ": ", signature.status().message()));
     }
 
     HttpRequest http;
     http.method = call.method;
-    http.url = absl::StrCat(endpoint_.scheme, "://", request.host,
-                            UriEncodePath(request.path));
+    http.url = absl::StrCat(endpoint_.scheme, "://", request.host, UriEncodePath(request.path));
     for (size_t i = 0; i < call.query.size(); ++i) {
-      absl::StrAppend(&http.url, i == 0 ? "?" : "&",
-                      UriEncode(call.query[i].first), "=",
+      absl::StrAppend(&http.url, i == 0 ? "?" : "&", UriEncode(call.query[i].first), "=",
                       UriEncode(call.query[i].second));
     }
     http.headers = call.headers;
-    http.headers.insert(http.headers.end(), signature->headers.begin(),
-                        signature->headers.end());
+    http.headers.insert(http.headers.end(), signature->headers.begin(), signature->headers.end());
     http.body = call.body;
     http.sink = call.sink;
     absl::StatusOr<HttpResponse> response = http_.Send(http);
     if (!response.ok()) {
       return absl::Status(response.status().code(),
-                          absl::StrCat(Describe(call), ": ",
-                                       response.status().message()));
+                          absl::StrCat(Describe(call), ": ", response.status().message()));
     }
     if (response->status < 200 || response->status >= 300) {
       return S3ErrorStatus(call, *response);
@@ -619,23 +591,18 @@ class S3ClientImpl : public S3Client {
       const std::string code = XmlText(error, "Code").value_or("");
       transient = transient && IsTransientS3Code(code);
       if (described.size() < 5) {
-        described.push_back(absl::StrCat(
-            XmlText(error, "Key").value_or("?"), " (", code, ": ",
-            XmlText(error, "Message").value_or(""), ")"));
+        described.push_back(absl::StrCat(XmlText(error, "Key").value_or("?"), " (", code, ": ",
+                                         XmlText(error, "Message").value_or(""), ")"));
       }
     }
     return absl::Status(
-        transient ? absl::StatusCode::kUnavailable
-                  : absl::StatusCode::kFailedPrecondition,
+        transient ? absl::StatusCode::kUnavailable : absl::StatusCode::kFailedPrecondition,
         absl::StrCat(Describe(call), ": ", errors.size(),
-                     " keys not deleted, including: ",
-                     absl::StrJoin(described, ", ")));
+                     " keys not deleted, including: ", absl::StrJoin(described, ", ")));
   }
 
-  absl::StatusOr<S3PutResult> UploadParts(absl::string_view bucket,
-                                          absl::string_view key,
-                                          const std::string& path,
-                                          const OpenFile& file);
+  absl::StatusOr<S3PutResult> UploadParts(absl::string_view bucket, absl::string_view key,
+                                          const std::string& path, const OpenFile& file);
 
   const S3ClientOptions options_;
   const Endpoint endpoint_;
@@ -648,28 +615,25 @@ absl::StatusOr<S3PutResult> S3ClientImpl::UploadParts(absl::string_view bucket,
                                                       absl::string_view key,
                                                       const std::string& path,
                                                       const OpenFile& file) {
-  uint64_t part_size =
-      std::clamp<uint64_t>(options_.part_size, kMinPartSize, kMaxPartSize);
+  uint64_t part_size = std::clamp<uint64_t>(options_.part_size, kMinPartSize, kMaxPartSize);
   // Grow parts to stay within S3's 10,000 (rounded up to whole MiB).
   const uint64_t needed = (file.size() + kMaxParts - 1) / kMaxParts;
   if (needed > part_size) part_size = ((needed + (1 << 20) - 1) >> 20) << 20;
   if (part_size > kMaxPartSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "S3 multipart upload of ", path, " (", file.size(),
-        " bytes) to s3://", bucket, "/", key, " exceeds S3's 5 TiB limit"));
+    return absl::InvalidArgumentError(absl::StrCat("S3 multipart upload of ", path, " (",
+                                                   file.size(), " bytes) to s3://", bucket, "/",
+                                                   key, " exceeds S3's 5 TiB limit"));
   }
-  const uint64_t parts =
-      std::max<uint64_t>(1, (file.size() + part_size - 1) / part_size);
+  const uint64_t parts = std::max<uint64_t>(1, (file.size() + part_size - 1) / part_size);
 
   S3Call initiate("CreateMultipartUpload", bucket, key, "POST");
   initiate.query.emplace_back("uploads", "");
   absl::StatusOr<HttpResponse> initiated = Execute(initiate);
   if (!initiated.ok()) return initiated.status();
-  const std::string upload_id =
-      XmlText(initiated->body, "UploadId").value_or("");
+  const std::string upload_id = XmlText(initiated->body, "UploadId").value_or("");
   if (upload_id.empty()) {
-    return absl::InternalError(absl::StrCat(
-        Describe(initiate), ": response has no UploadId: ", initiated->body));
+    return absl::InternalError(
+        absl::StrCat(Describe(initiate), ": response has no UploadId: ", initiated->body));
   }
 
   std::vector<std::string> etags(parts);
@@ -687,8 +651,7 @@ absl::StatusOr<S3PutResult> S3ClientImpl::UploadParts(absl::string_view bucket,
       S3Call call("UploadPart", bucket, key, "PUT");
       call.query = {{"partNumber", part_number}, {"uploadId", upload_id}};
       absl::Status status;
-      absl::StatusOr<BodyDigests> digests =
-          DigestFileRange(file.fd(), path, start, length);
+      absl::StatusOr<BodyDigests> digests = DigestFileRange(file.fd(), path, start, length);
       FileRangeBody body(file.fd(), path, start, length);
       if (digests.ok()) {
         call.body = &body;
@@ -698,8 +661,8 @@ absl::StatusOr<S3PutResult> S3ClientImpl::UploadParts(absl::string_view bucket,
         if (response.ok()) {
           etags[index] = response->Header("etag");
           if (etags[index].empty()) {
-            status = absl::InternalError(absl::StrCat(
-                Describe(call), " part ", part_number, ": no ETag returned"));
+            status = absl::InternalError(
+                absl::StrCat(Describe(call), " part ", part_number, ": no ETag returned"));
           }
         } else {
           status = response.status();
@@ -710,17 +673,16 @@ absl::StatusOr<S3PutResult> S3ClientImpl::UploadParts(absl::string_view bucket,
       if (!status.ok()) {
         absl::MutexLock lock(&failure_mutex);
         if (failure.ok()) {
-          failure = absl::Status(
-              status.code(), absl::StrCat("part ", part_number, " of ", parts,
-                                          ": ", status.message()));
+          failure = absl::Status(status.code(), absl::StrCat("part ", part_number, " of ", parts,
+                                                             ": ", status.message()));
         }
         failed.store(true);
         return;
       }
     }
   };
-  const int workers = static_cast<int>(std::min<uint64_t>(
-      parts, static_cast<uint64_t>(std::max(1, options_.max_parts_in_flight))));
+  const int workers = static_cast<int>(
+      std::min<uint64_t>(parts, static_cast<uint64_t>(std::max(1, options_.max_parts_in_flight))));
   std::vector<std::thread> threads;
   threads.reserve(workers);
   for (int i = 0; i < workers; ++i) threads.emplace_back(upload_worker);
@@ -732,8 +694,7 @@ absl::StatusOr<S3PutResult> S3ClientImpl::UploadParts(absl::string_view bucket,
   } else {
     std::string xml = "<CompleteMultipartUpload>";
     for (uint64_t i = 0; i < parts; ++i) {
-      absl::StrAppend(&xml, "<Part><PartNumber>", i + 1,
-                      "</PartNumber><ETag>", XmlEscape(etags[i]),
+      absl::StrAppend(&xml, "<Part><PartNumber>", i + 1, "</PartNumber><ETag>", XmlEscape(etags[i]),
                       "</ETag></Part>");
     }
     xml += "</CompleteMultipartUpload>";
@@ -750,16 +711,14 @@ absl::StatusOr<S3PutResult> S3ClientImpl::UploadParts(absl::string_view bucket,
       // CompleteMultipartUpload can fail after answering 200: the error is
       // then in the body.
       if (XmlElements(completed->body, "Error").size() > 0 &&
-          XmlElements(completed->body, "CompleteMultipartUploadResult")
-              .empty()) {
+          XmlElements(completed->body, "CompleteMultipartUploadResult").empty()) {
         return S3ErrorStatus(complete, HttpResponse{500, {}, completed->body});
       }
       return absl::OkStatus();
     });
     if (status.ok()) {
-      return S3PutResult{
-          Unquote(XmlText(completed->body, "ETag").value_or("")), file.size(),
-          static_cast<int>(parts)};
+      return S3PutResult{Unquote(XmlText(completed->body, "ETag").value_or("")), file.size(),
+                         static_cast<int>(parts)};
     }
     result = status;
   }
@@ -772,10 +731,9 @@ absl::StatusOr<S3PutResult> S3ClientImpl::UploadParts(absl::string_view bucket,
   const absl::Status& error = result.status();
   return absl::Status(
       error.code(),
-      absl::StrCat(error.message(),
-                   aborted.ok() ? "; upload aborted"
-                                : absl::StrCat("; abort failed too: ",
-                                               aborted.status().message())));
+      absl::StrCat(error.message(), aborted.ok() ? "; upload aborted"
+                                                 : absl::StrCat("; abort failed too: ",
+                                                                aborted.status().message())));
 }
 
 }  // namespace
@@ -787,8 +745,7 @@ std::string ResolveS3Endpoint(absl::string_view flag) {
   return Getenv("AWS_ENDPOINT_URL");
 }
 
-absl::StatusOr<std::string> ResolveS3Region(absl::string_view flag,
-                                            absl::string_view endpoint) {
+absl::StatusOr<std::string> ResolveS3Region(absl::string_view flag, absl::string_view endpoint) {
   if (!flag.empty()) return std::string(flag);
   for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
     std::string region = Getenv(name);
@@ -800,8 +757,8 @@ absl::StatusOr<std::string> ResolveS3Region(absl::string_view flag,
       "AWS_DEFAULT_REGION");
 }
 
-absl::StatusOr<std::vector<S3ObjectInfo>> S3Client::ListAllObjects(
-    absl::string_view bucket, absl::string_view prefix) {
+absl::StatusOr<std::vector<S3ObjectInfo>> S3Client::ListAllObjects(absl::string_view bucket,
+                                                                   absl::string_view prefix) {
   std::vector<S3ObjectInfo> objects;
   std::string token;
   do {
@@ -823,11 +780,10 @@ absl::StatusOr<std::unique_ptr<S3Client>> S3Client::Create(
   if (credentials == nullptr) {
     return absl::InvalidArgumentError("S3 client: no credentials provider");
   }
-  absl::StatusOr<Endpoint> endpoint =
-      ParseEndpoint(options.endpoint, options.region);
+  absl::StatusOr<Endpoint> endpoint = ParseEndpoint(options.endpoint, options.region);
   if (!endpoint.ok()) return endpoint.status();
-  return std::unique_ptr<S3Client>(new S3ClientImpl(
-      std::move(options), *std::move(endpoint), std::move(credentials)));
+  return std::unique_ptr<S3Client>(
+      new S3ClientImpl(std::move(options), *std::move(endpoint), std::move(credentials)));
 }
 
 }  // namespace re_dms

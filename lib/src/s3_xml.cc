@@ -28,8 +28,7 @@ void AppendUtf8(uint32_t code_point, std::string* out) {
 
 }  // namespace
 
-std::vector<absl::string_view> XmlElements(absl::string_view xml,
-                                           absl::string_view tag) {
+std::vector<absl::string_view> XmlElements(absl::string_view xml, absl::string_view tag) {
   std::vector<absl::string_view> elements;
   const std::string open = absl::StrCat("<", tag);
   const std::string close = absl::StrCat("</", tag, ">");
@@ -57,8 +56,7 @@ std::vector<absl::string_view> XmlElements(absl::string_view xml,
   return elements;
 }
 
-std::optional<std::string> XmlText(absl::string_view xml,
-                                   absl::string_view tag) {
+std::optional<std::string> XmlText(absl::string_view xml, absl::string_view tag) {
   const std::vector<absl::string_view> elements = XmlElements(xml, tag);
   if (elements.empty()) return std::nullopt;
   return XmlUnescape(elements.front());
@@ -69,13 +67,26 @@ std::string XmlEscape(absl::string_view text) {
   out.reserve(text.size());
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\r': out += "&#13;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -108,9 +119,7 @@ std::string XmlUnescape(absl::string_view text) {
     } else if (absl::StartsWith(entity, "#")) {
       const bool hex = absl::StartsWith(entity, "#x");
       const std::string digits(entity.substr(hex ? 2 : 1));
-      AppendUtf8(static_cast<uint32_t>(
-                     std::strtoul(digits.c_str(), nullptr, hex ? 16 : 10)),
-                 &out);
+      AppendUtf8(static_cast<uint32_t>(std::strtoul(digits.c_str(), nullptr, hex ? 16 : 10)), &out);
     } else {
       absl::StrAppend(&out, text.substr(i, semicolon - i + 1));
     }

@@ -15,12 +15,10 @@ namespace re_dms {
 
 // The raw (still escaped) content of each <tag>...</tag> or <tag/> in
 // `xml`, in document order. Elements of the same name must not nest.
-std::vector<absl::string_view> XmlElements(absl::string_view xml,
-                                           absl::string_view tag);
+std::vector<absl::string_view> XmlElements(absl::string_view xml, absl::string_view tag);
 
 // The unescaped text of the first <tag> element, or nullopt.
-std::optional<std::string> XmlText(absl::string_view xml,
-                                   absl::string_view tag);
+std::optional<std::string> XmlText(absl::string_view xml, absl::string_view tag);
 
 // Escapes text for element content (&, <, >, quotes, and CR, which XML
 // parsers would otherwise normalize away).

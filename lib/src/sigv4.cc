@@ -30,8 +30,7 @@ bool IsToken(absl::string_view text) {
 }
 
 bool IsWhitespace(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
-         c == '\f';
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
 // "Trimall": strip leading and trailing whitespace and collapse every run of
@@ -55,48 +54,40 @@ std::string TrimAll(absl::string_view value) {
 
 bool IsOwnedBySigner(absl::string_view lowercase_name) {
   return lowercase_name == "host" || lowercase_name == "authorization" ||
-         lowercase_name == "x-amz-date" ||
-         lowercase_name == "x-amz-content-sha256" ||
+         lowercase_name == "x-amz-date" || lowercase_name == "x-amz-content-sha256" ||
          lowercase_name == "x-amz-security-token";
 }
 
-absl::Status Validate(const SigV4Request& request,
-                      const AwsCredentials& credentials,
+absl::Status Validate(const SigV4Request& request, const AwsCredentials& credentials,
                       absl::string_view payload_hash) {
-  if (request.method.empty() ||
-      !std::all_of(request.method.begin(), request.method.end(),
-                   [](char c) { return c >= 'A' && c <= 'Z'; })) {
+  if (request.method.empty() || !std::all_of(request.method.begin(), request.method.end(),
+                                             [](char c) { return c >= 'A' && c <= 'Z'; })) {
     return absl::InvalidArgumentError(
         absl::StrCat("SigV4: invalid HTTP method '", request.method, "'"));
   }
-  if (request.host.empty() ||
-      std::any_of(request.host.begin(), request.host.end(), [](char c) {
+  if (request.host.empty() || std::any_of(request.host.begin(), request.host.end(), [](char c) {
         return IsWhitespace(c) || c == '/' || c == '\0';
       })) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("SigV4: invalid host '", request.host, "'"));
+    return absl::InvalidArgumentError(absl::StrCat("SigV4: invalid host '", request.host, "'"));
   }
   if (request.path.empty() || request.path.front() != '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "SigV4: path must start with '/': '", request.path, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("SigV4: path must start with '/': '", request.path, "'"));
   }
   for (const auto& [name, value] : request.headers) {
     if (!IsToken(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("SigV4: invalid header name '", name, "'"));
+      return absl::InvalidArgumentError(absl::StrCat("SigV4: invalid header name '", name, "'"));
     }
     if (IsOwnedBySigner(absl::AsciiStrToLower(name))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "SigV4: header '", name, "' is set by the signer, not the caller"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("SigV4: header '", name, "' is set by the signer, not the caller"));
     }
   }
-  if (payload_hash.empty() ||
-      std::any_of(payload_hash.begin(), payload_hash.end(), IsWhitespace)) {
+  if (payload_hash.empty() || std::any_of(payload_hash.begin(), payload_hash.end(), IsWhitespace)) {
     return absl::InvalidArgumentError("SigV4: invalid payload hash");
   }
   // Credentials are named only by what is missing, never by value.
-  if (credentials.access_key_id.empty() ||
-      credentials.secret_access_key.empty()) {
+  if (credentials.access_key_id.empty() || credentials.secret_access_key.empty()) {
     return absl::InvalidArgumentError(
         "SigV4: credentials lack an access key id or a secret access key");
   }
@@ -147,8 +138,7 @@ CanonicalHeaders Canonicalize(const HttpFields& headers) {
       absl::StrAppend(&out.lines, ",", lowered[i].second, "\n");
       continue;
     }
-    absl::StrAppend(&out.lines, lowered[i].first, ":", lowered[i].second,
-                    "\n");
+    absl::StrAppend(&out.lines, lowered[i].first, ":", lowered[i].second, "\n");
     if (!out.signed_headers.empty()) out.signed_headers.push_back(';');
     out.signed_headers.append(lowered[i].first);
   }
@@ -156,12 +146,10 @@ CanonicalHeaders Canonicalize(const HttpFields& headers) {
 }
 
 std::string CanonicalRequest(absl::string_view method, absl::string_view path,
-                             absl::string_view canonical_query,
-                             const CanonicalHeaders& headers,
+                             absl::string_view canonical_query, const CanonicalHeaders& headers,
                              absl::string_view payload_hash) {
-  return absl::StrCat(method, "\n", UriEncodePath(path), "\n", canonical_query,
-                      "\n", headers.lines, "\n", headers.signed_headers, "\n",
-                      payload_hash);
+  return absl::StrCat(method, "\n", UriEncodePath(path), "\n", canonical_query, "\n", headers.lines,
+                      "\n", headers.signed_headers, "\n", payload_hash);
 }
 
 std::string StringToSign(absl::string_view timestamp, absl::string_view scope,
@@ -171,16 +159,14 @@ std::string StringToSign(absl::string_view timestamp, absl::string_view scope,
 }
 
 std::string DigestBytes(const Sha256Digest& digest) {
-  return std::string(reinterpret_cast<const char*>(digest.data()),
-                     digest.size());
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
 }  // namespace
 
 SigV4Signer::SigV4Signer(Options options) : options_(std::move(options)) {}
 
-std::string SigV4Signer::SigningKey(absl::string_view secret,
-                                    absl::string_view day) const {
+std::string SigV4Signer::SigningKey(absl::string_view secret, absl::string_view day) const {
   std::string cache_key = absl::StrCat(DigestBytes(Sha256(secret)), day);
   {
     absl::MutexLock lock(&mutex_);
@@ -188,12 +174,9 @@ std::string SigV4Signer::SigningKey(absl::string_view secret,
     if (it != signing_keys_.end()) return it->second;
   }
   const Sha256Digest date_key = HmacSha256(absl::StrCat("AWS4", secret), day);
-  const Sha256Digest region_key =
-      HmacSha256(DigestBytes(date_key), options_.region);
-  const Sha256Digest service_key =
-      HmacSha256(DigestBytes(region_key), options_.service);
-  std::string signing_key =
-      DigestBytes(HmacSha256(DigestBytes(service_key), "aws4_request"));
+  const Sha256Digest region_key = HmacSha256(DigestBytes(date_key), options_.region);
+  const Sha256Digest service_key = HmacSha256(DigestBytes(region_key), options_.service);
+  std::string signing_key = DigestBytes(HmacSha256(DigestBytes(service_key), "aws4_request"));
   absl::MutexLock lock(&mutex_);
   if (signing_keys_.size() >= kMaxCachedSigningKeys) signing_keys_.clear();
   signing_keys_.emplace(std::move(cache_key), signing_key);
@@ -206,69 +189,58 @@ std::string SigV4Signer::Sign(absl::string_view secret, absl::string_view day,
 }
 
 absl::StatusOr<SigV4HeaderSignature> SigV4Signer::SignHeaders(
-    const SigV4Request& request, const AwsCredentials& credentials,
-    absl::Time now, absl::string_view payload_hash) const {
-  if (absl::Status status = Validate(request, credentials, payload_hash);
-      !status.ok()) {
+    const SigV4Request& request, const AwsCredentials& credentials, absl::Time now,
+    absl::string_view payload_hash) const {
+  if (absl::Status status = Validate(request, credentials, payload_hash); !status.ok()) {
     return status;
   }
   const absl::TimeZone utc = absl::UTCTimeZone();
   const std::string timestamp = absl::FormatTime("%Y%m%dT%H%M%SZ", now, utc);
   const std::string day = timestamp.substr(0, 8);
-  const std::string scope = absl::StrCat(day, "/", options_.region, "/",
-                                         options_.service, "/aws4_request");
+  const std::string scope =
+      absl::StrCat(day, "/", options_.region, "/", options_.service, "/aws4_request");
 
   SigV4HeaderSignature result;
   result.headers.emplace_back("X-Amz-Date", timestamp);
   if (options_.sign_content_sha256) {
-    result.headers.emplace_back("X-Amz-Content-SHA256",
-                                std::string(payload_hash));
+    result.headers.emplace_back("X-Amz-Content-SHA256", std::string(payload_hash));
   }
   if (!credentials.session_token.empty()) {
-    result.headers.emplace_back("X-Amz-Security-Token",
-                                credentials.session_token);
+    result.headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
   }
 
   HttpFields signed_fields = request.headers;
   signed_fields.emplace_back("host", request.host);
-  signed_fields.insert(signed_fields.end(), result.headers.begin(),
-                       result.headers.end());
+  signed_fields.insert(signed_fields.end(), result.headers.begin(), result.headers.end());
   const CanonicalHeaders headers = Canonicalize(signed_fields);
 
-  result.canonical_request =
-      CanonicalRequest(request.method, request.path,
-                       CanonicalQuery(request.query), headers, payload_hash);
-  result.string_to_sign =
-      StringToSign(timestamp, scope, result.canonical_request);
-  result.signature =
-      Sign(credentials.secret_access_key, day, result.string_to_sign);
+  result.canonical_request = CanonicalRequest(request.method, request.path,
+                                              CanonicalQuery(request.query), headers, payload_hash);
+  result.string_to_sign = StringToSign(timestamp, scope, result.canonical_request);
+  result.signature = Sign(credentials.secret_access_key, day, result.string_to_sign);
   result.headers.emplace_back(
       "Authorization",
-      absl::StrCat(kAlgorithm, " Credential=", credentials.access_key_id, "/",
-                   scope, ", SignedHeaders=", headers.signed_headers,
-                   ", Signature=", result.signature));
+      absl::StrCat(kAlgorithm, " Credential=", credentials.access_key_id, "/", scope,
+                   ", SignedHeaders=", headers.signed_headers, ", Signature=", result.signature));
   return result;
 }
 
-absl::StatusOr<SigV4QuerySignature> SigV4Signer::Presign(
-    const SigV4Request& request, const AwsCredentials& credentials,
-    absl::Time now, absl::Duration expires,
-    absl::string_view payload_hash) const {
-  if (absl::Status status = Validate(request, credentials, payload_hash);
-      !status.ok()) {
+absl::StatusOr<SigV4QuerySignature> SigV4Signer::Presign(const SigV4Request& request,
+                                                         const AwsCredentials& credentials,
+                                                         absl::Time now, absl::Duration expires,
+                                                         absl::string_view payload_hash) const {
+  if (absl::Status status = Validate(request, credentials, payload_hash); !status.ok()) {
     return status;
   }
   if (expires < absl::Seconds(1) || expires > kMaxPresignExpiry) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("SigV4: presigned URL expiry ",
-                     absl::FormatDuration(expires),
-                     " is outside [1s, 7 days]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SigV4: presigned URL expiry ", absl::FormatDuration(expires), " is outside [1s, 7 days]"));
   }
   const absl::TimeZone utc = absl::UTCTimeZone();
   const std::string timestamp = absl::FormatTime("%Y%m%dT%H%M%SZ", now, utc);
   const std::string day = timestamp.substr(0, 8);
-  const std::string scope = absl::StrCat(day, "/", options_.region, "/",
-                                         options_.service, "/aws4_request");
+  const std::string scope =
+      absl::StrCat(day, "/", options_.region, "/", options_.service, "/aws4_request");
 
   HttpFields signed_fields = request.headers;
   signed_fields.emplace_back("host", request.host);
@@ -288,18 +260,14 @@ absl::StatusOr<SigV4QuerySignature> SigV4Signer::Presign(
   all_query.insert(all_query.end(), auth.begin(), auth.end());
 
   SigV4QuerySignature result;
-  result.canonical_request =
-      CanonicalRequest(request.method, request.path, CanonicalQuery(all_query),
-                       headers, payload_hash);
-  result.string_to_sign =
-      StringToSign(timestamp, scope, result.canonical_request);
-  result.signature =
-      Sign(credentials.secret_access_key, day, result.string_to_sign);
+  result.canonical_request = CanonicalRequest(request.method, request.path,
+                                              CanonicalQuery(all_query), headers, payload_hash);
+  result.string_to_sign = StringToSign(timestamp, scope, result.canonical_request);
+  result.signature = Sign(credentials.secret_access_key, day, result.string_to_sign);
   all_query.emplace_back("X-Amz-Signature", result.signature);
   for (const auto& [name, value] : all_query) {
     if (!result.encoded_query.empty()) result.encoded_query.push_back('&');
-    absl::StrAppend(&result.encoded_query, UriEncode(name), "=",
-                    UriEncode(value));
+    absl::StrAppend(&result.encoded_query, UriEncode(name), "=", UriEncode(value));
   }
   return result;
 }

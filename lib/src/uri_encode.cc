@@ -4,9 +4,8 @@ namespace re_dms {
 namespace {
 
 bool IsUnreserved(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-         c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == '~';
 }
 
 std::string Encode(absl::string_view text, bool keep_slash) {
@@ -30,8 +29,6 @@ std::string Encode(absl::string_view text, bool keep_slash) {
 
 std::string UriEncode(absl::string_view text) { return Encode(text, false); }
 
-std::string UriEncodePath(absl::string_view path) {
-  return Encode(path, true);
-}
+std::string UriEncodePath(absl::string_view path) { return Encode(path, true); }
 
 }  // namespace re_dms

@@ -20,8 +20,8 @@ namespace re_dms {
 struct AwsCredentials {
   std::string access_key_id;
   std::string secret_access_key;
-  std::string session_token;              // empty unless temporary credentials
-  std::optional<absl::Time> expiration;   // when temporary credentials expire
+  std::string session_token;             // empty unless temporary credentials
+  std::optional<absl::Time> expiration;  // when temporary credentials expire
 };
 
 // A description for logs: the access key id with all but its last four
@@ -38,8 +38,7 @@ class CredentialsProvider {
 };
 
 // A provider that always returns `credentials`.
-std::unique_ptr<CredentialsProvider> MakeStaticCredentialsProvider(
-    AwsCredentials credentials);
+std::unique_ptr<CredentialsProvider> MakeStaticCredentialsProvider(AwsCredentials credentials);
 
 }  // namespace re_dms
 

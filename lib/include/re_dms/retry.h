@@ -37,8 +37,7 @@ bool IsTransientError(const absl::Status& status);
 // attempts were made over how long (the code is kept). Thread-safe.
 absl::Status RunWithRetries(
     const RetryPolicy& policy, const std::function<absl::Status()>& attempt,
-    const std::function<bool(const absl::Status&)>& is_retryable =
-        IsTransientError);
+    const std::function<bool(const absl::Status&)>& is_retryable = IsTransientError);
 
 // The delay before retry number `retry` (0 for the first retry), drawn
 // uniformly from [0, min(max_backoff, initial_backoff * 2^retry)].

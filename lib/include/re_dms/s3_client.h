@@ -73,8 +73,7 @@ std::string ResolveS3Endpoint(absl::string_view flag);
 // set, "us-east-1" for a custom endpoint (S3-compatible stores accept it) and
 // an InvalidArgument error for AWS, where guessing would sign for the wrong
 // region.
-absl::StatusOr<std::string> ResolveS3Region(absl::string_view flag,
-                                            absl::string_view endpoint);
+absl::StatusOr<std::string> ResolveS3Region(absl::string_view flag, absl::string_view endpoint);
 
 struct S3ObjectInfo {
   std::string key;
@@ -100,29 +99,26 @@ class S3Client {
  public:
   // Fails on an unparseable endpoint or missing region.
   static absl::StatusOr<std::unique_ptr<S3Client>> Create(
-      S3ClientOptions options,
-      std::shared_ptr<CredentialsProvider> credentials);
+      S3ClientOptions options, std::shared_ptr<CredentialsProvider> credentials);
 
   virtual ~S3Client() = default;
 
   // For tests and demos; succeeds if the bucket already exists and is ours.
   virtual absl::Status CreateBucket(absl::string_view bucket) = 0;
 
-  virtual absl::StatusOr<S3PutResult> PutObject(absl::string_view bucket,
-                                                absl::string_view key,
+  virtual absl::StatusOr<S3PutResult> PutObject(absl::string_view bucket, absl::string_view key,
                                                 absl::string_view data) = 0;
 
   // Uploads a local file without holding it in memory: hashed in a first
   // pass, then streamed. Files above multipart_threshold go in parts,
   // several at once; a failed multipart upload is aborted so no parts linger.
-  virtual absl::StatusOr<S3PutResult> PutFile(absl::string_view bucket,
-                                              absl::string_view key,
+  virtual absl::StatusOr<S3PutResult> PutFile(absl::string_view bucket, absl::string_view key,
                                               const std::string& path) = 0;
 
   // Always multipart, whatever the size (at least one part).
-  virtual absl::StatusOr<S3PutResult> MultipartUploadFile(
-      absl::string_view bucket, absl::string_view key,
-      const std::string& path) = 0;
+  virtual absl::StatusOr<S3PutResult> MultipartUploadFile(absl::string_view bucket,
+                                                          absl::string_view key,
+                                                          const std::string& path) = 0;
 
   // Streams the object to `sink` in order, each byte exactly once: a
   // transfer that fails midway resumes where it stopped (a Range request
@@ -138,8 +134,7 @@ class S3Client {
 
   // Succeeds when the object does not exist (as S3 does); kNotFound when
   // the bucket does not.
-  virtual absl::Status DeleteObject(absl::string_view bucket,
-                                    absl::string_view key) = 0;
+  virtual absl::Status DeleteObject(absl::string_view bucket, absl::string_view key) = 0;
 
   // Deletes in batches of 1,000 (S3's limit); fails naming the keys S3
   // could not delete.
@@ -147,14 +142,15 @@ class S3Client {
                                      const std::vector<std::string>& keys) = 0;
 
   // One page of ListObjectsV2 (at most `max_keys`, S3 caps it at 1,000).
-  virtual absl::StatusOr<S3ListPage> ListObjectsV2(
-      absl::string_view bucket, absl::string_view prefix,
-      absl::string_view continuation_token, int max_keys = 1000,
-      absl::string_view delimiter = "") = 0;
+  virtual absl::StatusOr<S3ListPage> ListObjectsV2(absl::string_view bucket,
+                                                   absl::string_view prefix,
+                                                   absl::string_view continuation_token,
+                                                   int max_keys = 1000,
+                                                   absl::string_view delimiter = "") = 0;
 
   // Every object under `prefix`, following continuation tokens.
-  absl::StatusOr<std::vector<S3ObjectInfo>> ListAllObjects(
-      absl::string_view bucket, absl::string_view prefix);
+  absl::StatusOr<std::vector<S3ObjectInfo>> ListAllObjects(absl::string_view bucket,
+                                                           absl::string_view prefix);
 };
 
 }  // namespace re_dms

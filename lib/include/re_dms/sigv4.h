@@ -84,7 +84,7 @@ struct SigV4QuerySignature {
 class SigV4Signer {
  public:
   struct Options {
-    std::string region;            // "us-east-1"
+    std::string region;  // "us-east-1"
     std::string service = "s3";
     // Add and sign X-Amz-Content-SHA256 (S3 requires it). Other services,
     // and most cases of AWS's generic test suite, do without.
@@ -99,16 +99,16 @@ class SigV4Signer {
   // Signs with an Authorization header. `payload_hash` is the lowercase hex
   // SHA-256 of the body, or kUnsignedPayload. Fails with InvalidArgument on
   // a malformed request or credentials (the error never contains secrets).
-  absl::StatusOr<SigV4HeaderSignature> SignHeaders(
-      const SigV4Request& request, const AwsCredentials& credentials,
-      absl::Time now, absl::string_view payload_hash) const;
+  absl::StatusOr<SigV4HeaderSignature> SignHeaders(const SigV4Request& request,
+                                                   const AwsCredentials& credentials,
+                                                   absl::Time now,
+                                                   absl::string_view payload_hash) const;
 
   // Signs in the query string (a presigned URL valid for `expires`, between
   // one second and seven days). S3 presigned URLs sign kUnsignedPayload.
   absl::StatusOr<SigV4QuerySignature> Presign(
-      const SigV4Request& request, const AwsCredentials& credentials,
-      absl::Time now, absl::Duration expires,
-      absl::string_view payload_hash = kUnsignedPayload) const;
+      const SigV4Request& request, const AwsCredentials& credentials, absl::Time now,
+      absl::Duration expires, absl::string_view payload_hash = kUnsignedPayload) const;
 
   const Options& options() const { return options_; }
 
@@ -116,15 +116,13 @@ class SigV4Signer {
   // The key derived from the secret, day, region and service; computed once
   // per day and secret. The cache is keyed by a hash of the secret so the
   // secret itself is not copied.
-  std::string SigningKey(absl::string_view secret,
-                         absl::string_view day) const;
+  std::string SigningKey(absl::string_view secret, absl::string_view day) const;
   std::string Sign(absl::string_view secret, absl::string_view day,
                    absl::string_view string_to_sign) const;
 
   const Options options_;
   mutable absl::Mutex mutex_;
-  mutable absl::flat_hash_map<std::string, std::string> signing_keys_
-      ABSL_GUARDED_BY(mutex_);
+  mutable absl::flat_hash_map<std::string, std::string> signing_keys_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace re_dms
