@@ -197,9 +197,9 @@ struct DataSet {
   std::vector<size_t> key_positions;
 };
 
-class BatchWriter {
+class BatchStager {
  public:
-  BatchWriter(const CsvWriterOptions& options, const ValueFormatter& formatter,
+  BatchStager(const CsvWriterOptions& options, const ValueFormatter& formatter,
               Compressor& compressor, const Batch& batch)
       : options_(options), formatter_(formatter), compressor_(compressor), batch_(batch) {
     base_name_ = absl::StrCat(options_.spool_directory, "/",
@@ -207,7 +207,7 @@ class BatchWriter {
                               absl::StrFormat("%012d", batch.sequence), ".");
   }
 
-  ~BatchWriter() {
+  ~BatchStager() {
     if (!committed_) {
       part_.Abandon();
       for (const std::string& path : written_) unlink(path.c_str());
@@ -515,7 +515,7 @@ std::string StagedTableName(absl::string_view schema, absl::string_view table) {
 
 CsvWriter::CsvWriter(CsvWriterOptions options) : options_(std::move(options)) {}
 
-absl::StatusOr<StagedBatch> CsvWriter::Write(const Batch& batch) {
+absl::StatusOr<StagedBatch> CsvWriter::Write(const Batch& batch) const {
   StagedBatch staged;
   staged.batch = WithoutRows(batch);
   staged.compression = options_.compression;
@@ -532,7 +532,7 @@ absl::StatusOr<StagedBatch> CsvWriter::Write(const Batch& batch) {
   const ValueFormatter& formatter =
       options_.formatter != nullptr ? *options_.formatter : kDefaultFormatter;
 
-  BatchWriter writer(options_, formatter, **compressor, batch);
+  BatchStager writer(options_, formatter, **compressor, batch);
   for (const DataSet& data_set : *data_sets) {
     StagedFile file;
     absl::Status status = writer.Write(data_set, &file);

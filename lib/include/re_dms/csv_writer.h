@@ -67,7 +67,10 @@ class CsvWriter {
   // ResourceExhausted), or the column and row key of a value that cannot be
   // written (InvalidArgument): a NUL byte, which neither COPY accepts, or a
   // formatter's refusal. Nothing of the batch is left behind on error.
-  absl::StatusOr<StagedBatch> Write(const Batch& batch);
+  //
+  // Calls are independent: several threads may write different batches (of
+  // one table or several) at once.
+  absl::StatusOr<StagedBatch> Write(const Batch& batch) const;
 
  private:
   CsvWriterOptions options_;
