@@ -215,6 +215,7 @@ absl::Status S3ErrorStatus(const S3Call& call, const HttpResponse& response) {
 // SHA-256 (hex) and MD5 (base64) of `length` bytes of `fd` at `start`.
 struct BodyDigests {
   std::string sha256_hex;
+  std::string md5;  // raw 16 bytes
   std::string md5_base64;
 };
 
@@ -234,7 +235,8 @@ absl::StatusOr<BodyDigests> DigestFileRange(int fd, const std::string& path, uin
   }
   BodyDigests digests;
   digests.sha256_hex = HexEncode(sha256.Finish());
-  digests.md5_base64 = absl::Base64Escape(md5.Finish());
+  digests.md5 = md5.Finish();
+  digests.md5_base64 = absl::Base64Escape(digests.md5);
   return digests;
 }
 
@@ -601,8 +603,29 @@ class S3ClientImpl : public S3Client {
                      " keys not deleted, including: ", absl::StrJoin(described, ", ")));
   }
 
+  // A multipart upload of `file`: initiate, parts, complete; aborted on
+  // failure.
   absl::StatusOr<S3PutResult> UploadParts(absl::string_view bucket, absl::string_view key,
                                           const std::string& path, const OpenFile& file);
+
+  // The parts a multipart upload has sent: S3's ETag and the MD5 of each.
+  struct UploadedParts {
+    std::vector<std::string> etags;
+    std::vector<std::string> md5s;  // raw
+  };
+  absl::StatusOr<UploadedParts> UploadAllParts(absl::string_view bucket, absl::string_view key,
+                                               const std::string& path, const OpenFile& file,
+                                               const std::string& upload_id, uint64_t part_size);
+  absl::StatusOr<S3PutResult> CompleteUpload(absl::string_view bucket, absl::string_view key,
+                                             const std::string& path, const OpenFile& file,
+                                             const std::string& upload_id,
+                                             const UploadedParts& parts);
+  // After a CompleteMultipartUpload whose outcome is unknown (its response
+  // was lost) and whose retries failed (the upload no longer exists): the
+  // object, if it is there and is exactly this file.
+  absl::StatusOr<S3PutResult> FindCompletedUpload(absl::string_view bucket, absl::string_view key,
+                                                  const std::string& path, const OpenFile& file,
+                                                  const UploadedParts& parts);
 
   const S3ClientOptions options_;
   const Endpoint endpoint_;
@@ -624,7 +647,6 @@ absl::StatusOr<S3PutResult> S3ClientImpl::UploadParts(absl::string_view bucket,
                                                    file.size(), " bytes) to s3://", bucket, "/",
                                                    key, " exceeds S3's 5 TiB limit"));
   }
-  const uint64_t parts = std::max<uint64_t>(1, (file.size() + part_size - 1) / part_size);
 
   S3Call initiate("CreateMultipartUpload", bucket, key, "POST");
   initiate.query.emplace_back("uploads", "");
@@ -636,92 +658,11 @@ absl::StatusOr<S3PutResult> S3ClientImpl::UploadParts(absl::string_view bucket,
         absl::StrCat(Describe(initiate), ": response has no UploadId: ", initiated->body));
   }
 
-  std::vector<std::string> etags(parts);
-  std::atomic<uint64_t> next_part{0};
-  absl::Mutex failure_mutex;
-  absl::Status failure;
-  std::atomic<bool> failed{false};
-  auto upload_worker = [&] {
-    for (;;) {
-      const uint64_t index = next_part.fetch_add(1);
-      if (index >= parts || failed.load()) return;
-      const uint64_t start = index * part_size;
-      const uint64_t length = std::min(part_size, file.size() - start);
-      const std::string part_number = absl::StrCat(index + 1);
-      S3Call call("UploadPart", bucket, key, "PUT");
-      call.query = {{"partNumber", part_number}, {"uploadId", upload_id}};
-      absl::Status status;
-      absl::StatusOr<BodyDigests> digests = DigestFileRange(file.fd(), path, start, length);
-      FileRangeBody body(file.fd(), path, start, length);
-      if (digests.ok()) {
-        call.body = &body;
-        call.payload_hash = digests->sha256_hex;
-        call.headers.emplace_back("Content-MD5", digests->md5_base64);
-        absl::StatusOr<HttpResponse> response = Execute(call);
-        if (response.ok()) {
-          etags[index] = response->Header("etag");
-          if (etags[index].empty()) {
-            status = absl::InternalError(
-                absl::StrCat(Describe(call), " part ", part_number, ": no ETag returned"));
-          }
-        } else {
-          status = response.status();
-        }
-      } else {
-        status = digests.status();
-      }
-      if (!status.ok()) {
-        absl::MutexLock lock(&failure_mutex);
-        if (failure.ok()) {
-          failure = absl::Status(status.code(), absl::StrCat("part ", part_number, " of ", parts,
-                                                             ": ", status.message()));
-        }
-        failed.store(true);
-        return;
-      }
-    }
-  };
-  const int workers = static_cast<int>(
-      std::min<uint64_t>(parts, static_cast<uint64_t>(std::max(1, options_.max_parts_in_flight))));
-  std::vector<std::thread> threads;
-  threads.reserve(workers);
-  for (int i = 0; i < workers; ++i) threads.emplace_back(upload_worker);
-  for (std::thread& thread : threads) thread.join();
-
-  absl::StatusOr<S3PutResult> result;
-  if (failed.load()) {
-    result = failure;
-  } else {
-    std::string xml = "<CompleteMultipartUpload>";
-    for (uint64_t i = 0; i < parts; ++i) {
-      absl::StrAppend(&xml, "<Part><PartNumber>", i + 1, "</PartNumber><ETag>", XmlEscape(etags[i]),
-                      "</ETag></Part>");
-    }
-    xml += "</CompleteMultipartUpload>";
-    MemoryBody body(xml);
-    S3Call complete("CompleteMultipartUpload", bucket, key, "POST");
-    complete.query.emplace_back("uploadId", upload_id);
-    complete.body = &body;
-    complete.payload_hash = HexEncode(Sha256(xml));
-    complete.headers.emplace_back("Content-MD5", Base64Encode(Md5(xml)));
-    absl::StatusOr<HttpResponse> completed;
-    absl::Status status = RunWithRetries(options_.retry, [&]() -> absl::Status {
-      completed = Attempt(complete);
-      if (!completed.ok()) return completed.status();
-      // CompleteMultipartUpload can fail after answering 200: the error is
-      // then in the body.
-      if (XmlElements(completed->body, "Error").size() > 0 &&
-          XmlElements(completed->body, "CompleteMultipartUploadResult").empty()) {
-        return S3ErrorStatus(complete, HttpResponse{500, {}, completed->body});
-      }
-      return absl::OkStatus();
-    });
-    if (status.ok()) {
-      return S3PutResult{Unquote(XmlText(completed->body, "ETag").value_or("")), file.size(),
-                         static_cast<int>(parts)};
-    }
-    result = status;
-  }
+  absl::StatusOr<UploadedParts> parts =
+      UploadAllParts(bucket, key, path, file, upload_id, part_size);
+  absl::StatusOr<S3PutResult> result =
+      parts.ok() ? CompleteUpload(bucket, key, path, file, upload_id, *parts) : parts.status();
+  if (result.ok()) return result;
 
   // Abort so the parts stop costing storage; the original error is what
   // the caller needs, with the abort's outcome appended if it failed too.
@@ -734,6 +675,132 @@ absl::StatusOr<S3PutResult> S3ClientImpl::UploadParts(absl::string_view bucket,
       absl::StrCat(error.message(), aborted.ok() ? "; upload aborted"
                                                  : absl::StrCat("; abort failed too: ",
                                                                 aborted.status().message())));
+}
+
+absl::StatusOr<S3ClientImpl::UploadedParts> S3ClientImpl::UploadAllParts(
+    absl::string_view bucket, absl::string_view key, const std::string& path, const OpenFile& file,
+    const std::string& upload_id, uint64_t part_size) {
+  const uint64_t count = std::max<uint64_t>(1, (file.size() + part_size - 1) / part_size);
+  UploadedParts parts;
+  parts.etags.resize(count);
+  parts.md5s.resize(count);
+  std::atomic<uint64_t> next_part{0};
+  std::atomic<bool> failed{false};
+  absl::Mutex failure_mutex;
+  absl::Status failure;
+  auto upload_one = [&](uint64_t index) -> absl::Status {
+    const uint64_t start = index * part_size;
+    const uint64_t length = std::min(part_size, file.size() - start);
+    // Each part is hashed, then streamed from the file: memory stays at one
+    // hashing buffer per part in flight.
+    absl::StatusOr<BodyDigests> digests = DigestFileRange(file.fd(), path, start, length);
+    if (!digests.ok()) return digests.status();
+    FileRangeBody body(file.fd(), path, start, length);
+    S3Call call("UploadPart", bucket, key, "PUT");
+    call.query = {{"partNumber", absl::StrCat(index + 1)}, {"uploadId", upload_id}};
+    call.body = &body;
+    call.payload_hash = digests->sha256_hex;
+    call.headers.emplace_back("Content-MD5", digests->md5_base64);
+    absl::StatusOr<HttpResponse> response = Execute(call);
+    if (!response.ok()) return response.status();
+    parts.etags[index] = response->Header("etag");
+    parts.md5s[index] = digests->md5;
+    if (parts.etags[index].empty()) {
+      return absl::InternalError(absl::StrCat(Describe(call), ": no ETag returned"));
+    }
+    return absl::OkStatus();
+  };
+  auto worker = [&] {
+    for (uint64_t index; (index = next_part.fetch_add(1)) < count && !failed.load();) {
+      absl::Status status = upload_one(index);
+      if (status.ok()) continue;
+      absl::MutexLock lock(&failure_mutex);
+      if (failure.ok()) {
+        failure = absl::Status(
+            status.code(), absl::StrCat("part ", index + 1, " of ", count, ": ", status.message()));
+      }
+      failed.store(true);
+      return;
+    }
+  };
+  const uint64_t workers =
+      std::min<uint64_t>(count, static_cast<uint64_t>(std::max(1, options_.max_parts_in_flight)));
+  std::vector<std::thread> threads;
+  threads.reserve(workers);
+  for (uint64_t i = 0; i < workers; ++i) threads.emplace_back(worker);
+  for (std::thread& thread : threads) thread.join();
+  if (failed.load()) return failure;
+  return parts;
+}
+
+absl::StatusOr<S3PutResult> S3ClientImpl::CompleteUpload(
+    absl::string_view bucket, absl::string_view key, const std::string& path, const OpenFile& file,
+    const std::string& upload_id, const UploadedParts& parts) {
+  std::string xml = "<CompleteMultipartUpload>";
+  for (size_t i = 0; i < parts.etags.size(); ++i) {
+    absl::StrAppend(&xml, "<Part><PartNumber>", i + 1, "</PartNumber><ETag>",
+                    XmlEscape(parts.etags[i]), "</ETag></Part>");
+  }
+  xml += "</CompleteMultipartUpload>";
+  MemoryBody body(xml);
+  S3Call complete("CompleteMultipartUpload", bucket, key, "POST");
+  complete.query.emplace_back("uploadId", upload_id);
+  complete.body = &body;
+  complete.payload_hash = HexEncode(Sha256(xml));
+  complete.headers.emplace_back("Content-MD5", Base64Encode(Md5(xml)));
+  absl::StatusOr<HttpResponse> completed;
+  // Set once an attempt failed in a way that may have completed the upload
+  // anyway (a lost response, a 5xx after the work was done).
+  bool outcome_unknown = false;
+  absl::Status status = RunWithRetries(options_.retry, [&]() -> absl::Status {
+    completed = Attempt(complete);
+    absl::Status attempt = completed.status();
+    // CompleteMultipartUpload can fail after answering 200: the error is
+    // then in the body.
+    if (attempt.ok() && !XmlElements(completed->body, "Error").empty() &&
+        XmlElements(completed->body, "CompleteMultipartUploadResult").empty()) {
+      attempt = S3ErrorStatus(complete, HttpResponse{500, {}, completed->body});
+    }
+    outcome_unknown = outcome_unknown || IsTransientError(attempt);
+    return attempt;
+  });
+  if (status.ok()) {
+    return S3PutResult{Unquote(XmlText(completed->body, "ETag").value_or("")), file.size(),
+                       static_cast<int>(parts.etags.size())};
+  }
+  if (outcome_unknown) {
+    absl::StatusOr<S3PutResult> found = FindCompletedUpload(bucket, key, path, file, parts);
+    if (found.ok()) return found;
+    return absl::Status(status.code(),
+                        absl::StrCat(status.message(), "; ", found.status().message()));
+  }
+  return status;
+}
+
+absl::StatusOr<S3PutResult> S3ClientImpl::FindCompletedUpload(absl::string_view bucket,
+                                                              absl::string_view key,
+                                                              const std::string& path,
+                                                              const OpenFile& file,
+                                                              const UploadedParts& parts) {
+  absl::StatusOr<S3ObjectInfo> head = HeadObject(bucket, key);
+  if (!head.ok()) return head.status();
+  const S3PutResult found{head->etag, file.size(), static_cast<int>(parts.etags.size())};
+  if (head->size != file.size()) {
+    return absl::NotFoundError(absl::StrCat("the object has ", head->size, " bytes, not ",
+                                            file.size(), ": the upload did not complete"));
+  }
+  // S3's ETag for a multipart object: the MD5 of the parts' MD5s, and the
+  // part count.
+  if (head->etag ==
+      absl::StrCat(HexEncode(Md5(absl::StrJoin(parts.md5s, ""))), "-", parts.md5s.size())) {
+    return found;
+  }
+  // Some stores (s3rver) give the whole object's MD5 instead.
+  absl::StatusOr<BodyDigests> whole = DigestFileRange(file.fd(), path, 0, file.size());
+  if (!whole.ok()) return whole.status();
+  if (head->etag == HexEncode(whole->md5)) return found;
+  return absl::NotFoundError(absl::StrCat("the object's ETag ", head->etag,
+                                          " is not this file's: the upload did not complete"));
 }
 
 }  // namespace
