@@ -57,12 +57,13 @@ const Batch& OrdersBatch() {
       if (id % 5 == 0) {
         row.push_back(std::nullopt);
       } else {
-        row.push_back(absl::StrCat("note ", id, id % 3 == 0 ? " with \"quotes\",\nand a newline" : "",
+        row.push_back(absl::StrCat("note ", id,
+                                   id % 3 == 0 ? " with \"quotes\",\nand a newline" : "",
                                    " and some ordinary words to make it longer"));
       }
       row.push_back(absl::StrFormat("2024-%02d-%02d %02d:%02d:%02d.%06d+00", 1 + random() % 12,
-                                    1 + random() % 28, random() % 24, random() % 60,
-                                    random() % 60, random() % 1000000));
+                                    1 + random() % 28, random() % 24, random() % 60, random() % 60,
+                                    random() % 1000000));
       row.push_back(id % 2 == 0 ? Datum(std::nullopt) : Datum("2024-06-01 10:00:00+00"));
       row.push_back(id % 2 == 0 ? "true" : "false");
       row.push_back(absl::StrCat("{\"tags\": [\"a\", \"b\"], \"score\": ", random() % 1000,

@@ -20,7 +20,8 @@ std::string SampleData(size_t size) {
   std::mt19937 random(7);
   std::string data;
   while (data.size() < size / 2) {
-    absl::StrAppend(&data, "\"", random() % 100000, "\",\"name ", random() % 50, "\",\"O'Brien\"\n");
+    absl::StrAppend(&data, "\"", random() % 100000, "\",\"name ", random() % 50,
+                    "\",\"O'Brien\"\n");
   }
   while (data.size() < size) data.push_back(static_cast<char>(random()));
   data.resize(size);
@@ -65,9 +66,8 @@ absl::StatusOr<std::string> Decompress(Compression compression, absl::string_vie
     out.append(bytes.data(), bytes.size());
     return absl::OkStatus();
   };
-  absl::Status status = InPieces(input, piece, [&](absl::string_view part) {
-    return (*decompressor)->Write(part, sink);
-  });
+  absl::Status status = InPieces(
+      input, piece, [&](absl::string_view part) { return (*decompressor)->Write(part, sink); });
   if (status.ok()) status = (*decompressor)->Finish();
   if (!status.ok()) return status;
   EXPECT_LE(largest_chunk, 256u << 10) << "output chunks must stay bounded";
@@ -86,8 +86,8 @@ TEST_P(CompressionRoundTrip, RestoresEveryByteWhateverThePieceSizes) {
     for (size_t read_piece : {size_t{1} << 20, size_t{777}}) {
       auto restored = Decompress(GetParam(), compressed, read_piece);
       ASSERT_TRUE(restored.ok()) << restored.status();
-      EXPECT_TRUE(*restored == data) << "write piece " << write_piece << ", read piece "
-                                     << read_piece;
+      EXPECT_TRUE(*restored == data)
+          << "write piece " << write_piece << ", read piece " << read_piece;
     }
   }
 }
@@ -205,8 +205,8 @@ TEST(Compression, DecompressFileNamesThePath) {
   ASSERT_NE(file, nullptr);
   std::fwrite(compressed.data(), 1, compressed.size() - 10, file);
   std::fclose(file);
-  absl::Status status = DecompressFile(path, Compression::kZstd,
-                                       [](absl::string_view) { return absl::OkStatus(); });
+  absl::Status status =
+      DecompressFile(path, Compression::kZstd, [](absl::string_view) { return absl::OkStatus(); });
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(status.message(), HasSubstr(path));
   EXPECT_THAT(DecompressFile(path + ".missing", Compression::kZstd,

@@ -36,9 +36,26 @@ struct TypedColumn {
 
 const std::vector<std::string>& HostileTexts() {
   static const auto* texts = new std::vector<std::string>{
-      "", "null", "NULL", "\\N", "\\.", "\"", "\"\"", "a,b", "O'Brien", "line1\nline2",
-      "crlf\r\n", "\r", "back\\slash\\", "tab\there", "  padded  ", "emoji \xF0\x9F\x98\x80 \xC3\xA9",
-      ",", "\n", "\"quoted\",\"csv\"\n\"row\"", std::string(100000, 'L') + "\"\n,",
+      "",
+      "null",
+      "NULL",
+      "\\N",
+      "\\.",
+      "\"",
+      "\"\"",
+      "a,b",
+      "O'Brien",
+      "line1\nline2",
+      "crlf\r\n",
+      "\r",
+      "back\\slash\\",
+      "tab\there",
+      "  padded  ",
+      "emoji \xF0\x9F\x98\x80 \xC3\xA9",
+      ",",
+      "\n",
+      "\"quoted\",\"csv\"\n\"row\"",
+      std::string(100000, 'L') + "\"\n,",
   };
   return *texts;
 }
@@ -50,33 +67,44 @@ std::vector<TypedColumn> Columns() {
       {"t", "text", texts},
       {"Mixed Case \"col\"", "character varying(200000)", texts},
       {"ch", "character(6)", {"", "a", "O'B\"\n", std::nullopt, "\\.", "  x"}},
-      {"n", "numeric",
+      {"n",
+       "numeric",
        {"NaN", "0", "-0.000000000000000000001", "123456789012345678901234567890.123456789",
         std::nullopt}},
-      {"f4", "real", {"NaN", "Infinity", "-Infinity", "-0", "3.4028235e+38", "1e-45", std::nullopt}},
-      {"f8", "double precision",
+      {"f4",
+       "real",
+       {"NaN", "Infinity", "-Infinity", "-0", "3.4028235e+38", "1e-45", std::nullopt}},
+      {"f8",
+       "double precision",
        {"NaN", "Infinity", "-Infinity", "-0", "0.1", "1.7976931348623157e+308", "5e-324",
         std::nullopt}},
       {"b", "boolean", {"true", "false", std::nullopt}},
       {"i8", "bigint", {"-9223372036854775808", "9223372036854775807", "0", std::nullopt}},
       {"by", "bytea", {"\\x", "\\x00", "\\x00ff225c0a0d2c", "\\xdeadbeef", std::nullopt}},
-      {"j", "json",
+      {"j",
+       "json",
        {"{\"a\": \"q\\\"uote\", \"b\": null,\n \"c\": [1, \"x,y\"]}", "\"\"", "null", "[]",
         std::nullopt}},
-      {"jb", "jsonb", {"{}", "{\"k\": \"line\\nbreak\", \"e\": \"\\u00e9\"}", "null", std::nullopt}},
+      {"jb",
+       "jsonb",
+       {"{}", "{\"k\": \"line\\nbreak\", \"e\": \"\\u00e9\"}", "null", std::nullopt}},
       {"ia", "integer[]", {"{}", "{1,NULL,3}", "{{1,2},{3,4}}", std::nullopt}},
-      {"ta", "text[]",
+      {"ta",
+       "text[]",
        {"{\"a\\\"b\",\"NULL\",NULL,\"x,y\",\"back\\\\slash\",\"\",\" s \"}", "{}", "{\"\"}",
         std::nullopt}},
-      {"ts", "timestamp without time zone",
+      {"ts",
+       "timestamp without time zone",
        {"2020-02-29 23:59:59.999999", "infinity", "-infinity", "4713-01-01 00:00:00 BC",
         std::nullopt}},
-      {"tz", "timestamp with time zone",
+      {"tz",
+       "timestamp with time zone",
        {"2020-01-01 12:00:00.123456+05:30", "infinity", "1999-12-31 23:59:60", std::nullopt}},
       {"d", "date", {"2000-01-01", "infinity", "-infinity", std::nullopt}},
       {"tm", "time without time zone", {"00:00:00", "24:00:00", "13:14:15.161718", std::nullopt}},
       {"ttz", "time with time zone", {"13:14:15+14", "00:00:00-15:59", std::nullopt}},
-      {"iv", "interval",
+      {"iv",
+       "interval",
        {"1 year 2 mons -3 days 04:05:06.789", "0", "-178000000 years", std::nullopt}},
       {"u", "uuid", {"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", std::nullopt}},
       {"ip", "inet", {"::1/128", "192.168.0.1/24", std::nullopt}},
@@ -123,8 +151,8 @@ absl::Status InsertRow(PGconn* conn, const std::string& table, int id,
                                   params.data(), nullptr, nullptr, 0);
   absl::Status status;
   if (PQresultStatus(result) != PGRES_COMMAND_OK) {
-    status = absl::InternalError(absl::StrCat("insert of row ", id, " failed: ",
-                                              PQresultErrorMessage(result)));
+    status = absl::InternalError(
+        absl::StrCat("insert of row ", id, " failed: ", PQresultErrorMessage(result)));
   }
   PQclear(result);
   return status;
@@ -179,11 +207,13 @@ TEST_P(CsvPgRoundTrip, EveryValueComesBackByteForByte) {
     as_text.push_back(absl::StrCat(Quoted(column.name), "::text"));
     row_count = std::max(row_count, column.inputs.size());
   }
-  ASSERT_TRUE((*db)->Exec(absl::StrCat("CREATE TYPE mood AS ENUM ('ok', 'it''s \"fine\"');"
-                                       "CREATE TABLE source (", absl::StrJoin(definitions, ", "),
-                                       ");"
-                                       "CREATE TABLE target (LIKE source INCLUDING ALL);"
-                                       "CREATE TABLE deleted (LIKE source)"))
+  ASSERT_TRUE((*db)
+                  ->Exec(absl::StrCat("CREATE TYPE mood AS ENUM ('ok', 'it''s \"fine\"');"
+                                      "CREATE TABLE source (",
+                                      absl::StrJoin(definitions, ", "),
+                                      ");"
+                                      "CREATE TABLE target (LIKE source INCLUDING ALL);"
+                                      "CREATE TABLE deleted (LIKE source)"))
                   .ok());
   for (size_t row = 0; row < row_count; ++row) {
     std::vector<Datum> values;
@@ -211,7 +241,8 @@ TEST_P(CsvPgRoundTrip, EveryValueComesBackByteForByte) {
   for (const TypedColumn& column : columns) batch.columns.push_back({column.name, column.type});
   batch.key_columns = {"id"};
   RowGroup all_columns;
-  for (size_t i = 0; i < batch.columns.size(); ++i) all_columns.columns.push_back(static_cast<int>(i));
+  for (size_t i = 0; i < batch.columns.size(); ++i)
+    all_columns.columns.push_back(static_cast<int>(i));
   for (const TextRow& row : *source_rows) {
     all_columns.rows.push_back(row);
     batch.deletes.push_back({row[0]});

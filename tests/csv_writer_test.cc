@@ -214,7 +214,7 @@ TEST(CsvWriter, DataSetsNamesColumnsAndManifests) {
   batch.key_columns = {"k1", "k2"};
   batch.deletes = {{"1", "x"}, {"2", "y"}};
   batch.upserts.push_back({{0, 1, 2, 3}, {{"x", "v", "1", "big"}}});
-  batch.upserts.push_back({{0, 2}, {}});  // Empty: no files.
+  batch.upserts.push_back({{0, 2}, {}});                    // Empty: no files.
   batch.upserts.push_back({{0, 1, 2}, {{"z", "w", "3"}}});  // `big` unchanged (TOAST).
   auto staged = CsvWriter(Options(spool, Compression::kZstd)).Write(batch);
   ASSERT_TRUE(staged.ok()) << staged.status();
@@ -264,8 +264,7 @@ TEST(CsvWriter, NoKeyTableDeletesCarryWholeRows) {
   ASSERT_TRUE(staged.ok()) << staged.status();
   ASSERT_EQ(staged->files.size(), 1u);
   EXPECT_THAT(staged->files[0].columns, ElementsAre("id", "name"));
-  EXPECT_EQ(ReadFile(staged->files[0].local_paths[0]),
-            "\"1\",\"dup\"\n\"1\",\"dup\"\n\"2\",\n");
+  EXPECT_EQ(ReadFile(staged->files[0].local_paths[0]), "\"1\",\"dup\"\n\"1\",\"dup\"\n\"2\",\n");
 }
 
 TEST(CsvWriter, TruncateAndSchemaChangeWriteNoFiles) {
@@ -309,9 +308,9 @@ TEST_P(CsvWriterParts, SplitsAtTheSizeLimitWithAManifestOfEveryPart) {
   EXPECT_GE(file.local_paths.size(), whole.size() / 4000);
   for (size_t i = 0; i < file.local_paths.size(); ++i) {
     const std::string& path = file.local_paths[i];
-    EXPECT_EQ(Basename(path), absl::StrCat("public.t.000000000007.upsert-0.part",
-                                           absl::StrFormat("%05d", i + 1), ".csv",
-                                           CompressionSuffix(GetParam())));
+    EXPECT_EQ(Basename(path),
+              absl::StrCat("public.t.000000000007.upsert-0.part", absl::StrFormat("%05d", i + 1),
+                           ".csv", CompressionSuffix(GetParam())));
     std::string part = Decompressed(path, GetParam());
     // Parts end on row boundaries and stay within one row of the limit.
     EXPECT_EQ(part.back(), '\n');

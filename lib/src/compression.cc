@@ -22,8 +22,8 @@ constexpr size_t kOutputChunk = 256 << 10;
 constexpr size_t kMaxZlibInput = 1u << 30;
 
 absl::Status ZstdError(absl::string_view what, size_t code, uint64_t offset) {
-  return absl::DataLossError(absl::StrCat(what, " at compressed byte offset ", offset, ": ",
-                                          ZSTD_getErrorName(code)));
+  return absl::DataLossError(
+      absl::StrCat(what, " at compressed byte offset ", offset, ": ", ZSTD_getErrorName(code)));
 }
 
 class NoCompressor final : public Compressor {
@@ -62,7 +62,8 @@ class ZstdCompressor final : public Compressor {
       ZSTD_outBuffer out{output_.data(), output_.size(), 0};
       size_t code = ZSTD_compressStream2(context_, &out, &in, ZSTD_e_continue);
       if (ZSTD_isError(code)) {
-        return absl::InternalError(absl::StrCat("zstd compression failed: ", ZSTD_getErrorName(code)));
+        return absl::InternalError(
+            absl::StrCat("zstd compression failed: ", ZSTD_getErrorName(code)));
       }
       if (out.pos > 0) {
         absl::Status sunk = sink(absl::string_view(output_.data(), out.pos));
@@ -208,9 +209,8 @@ class ZstdDecompressor final : public Decompressor {
 
   absl::Status Finish() override {
     if (mid_frame_ || frames_ == 0) {
-      return absl::DataLossError(
-          absl::StrCat("zstd stream is truncated: it ends after ", consumed_,
-                       " compressed bytes without completing a frame"));
+      return absl::DataLossError(absl::StrCat("zstd stream is truncated: it ends after ", consumed_,
+                                              " compressed bytes without completing a frame"));
     }
     return absl::OkStatus();
   }
@@ -251,9 +251,8 @@ class GzipDecompressor final : public Decompressor {
 
   absl::Status Finish() override {
     if (mid_member_ || members_ == 0) {
-      return absl::DataLossError(
-          absl::StrCat("gzip stream is truncated: it ends after ", consumed_,
-                       " compressed bytes without completing a member"));
+      return absl::DataLossError(absl::StrCat("gzip stream is truncated: it ends after ", consumed_,
+                                              " compressed bytes without completing a member"));
     }
     return absl::OkStatus();
   }
@@ -338,8 +337,7 @@ absl::string_view CompressionSuffix(Compression compression) {
   return "";
 }
 
-absl::StatusOr<std::unique_ptr<Compressor>> Compressor::Create(Compression compression,
-                                                               int level) {
+absl::StatusOr<std::unique_ptr<Compressor>> Compressor::Create(Compression compression, int level) {
   switch (compression) {
     case Compression::kNone:
       return std::unique_ptr<Compressor>(new NoCompressor());

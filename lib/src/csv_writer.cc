@@ -38,9 +38,9 @@ absl::Status ErrnoError(absl::string_view action, const std::string& path) {
 }
 
 absl::Status WithTable(const absl::Status& status, const Batch& batch) {
-  return absl::Status(status.code(), absl::StrCat("staging table ", batch.schema, ".", batch.table,
-                                                  " batch ", batch.sequence, ": ",
-                                                  status.message()));
+  return absl::Status(status.code(),
+                      absl::StrCat("staging table ", batch.schema, ".", batch.table, " batch ",
+                                   batch.sequence, ": ", status.message()));
 }
 
 // A file written under `<path>.tmp` and renamed to `path` once complete, so
@@ -154,8 +154,8 @@ char* WriteQuoted(absl::string_view value, char* out) {
       std::memcpy(tail, in, available);
       block = _mm_load_si128(reinterpret_cast<const __m128i*>(tail));
     }
-    unsigned special = static_cast<unsigned>(_mm_movemask_epi8(
-        _mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, nul))));
+    unsigned special = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, nul))));
     size_t plain = available >= 16 ? 16 : available;
     if (available < 16) special &= (1u << available) - 1;
     // Writing all sixteen is safe: the caller leaves sixteen bytes of slack.
@@ -202,9 +202,9 @@ class BatchStager {
   BatchStager(const CsvWriterOptions& options, const ValueFormatter& formatter,
               Compressor& compressor, const Batch& batch)
       : options_(options), formatter_(formatter), compressor_(compressor), batch_(batch) {
-    base_name_ = absl::StrCat(options_.spool_directory, "/",
-                              StagedTableName(batch.schema, batch.table), ".",
-                              absl::StrFormat("%012d", batch.sequence), ".");
+    base_name_ =
+        absl::StrCat(options_.spool_directory, "/", StagedTableName(batch.schema, batch.table), ".",
+                     absl::StrFormat("%012d", batch.sequence), ".");
   }
 
   ~BatchStager() {
@@ -226,14 +226,15 @@ class BatchStager {
     for (size_t row_index = 0; row_index < data_set.rows->size(); ++row_index) {
       const std::vector<Datum>& row = (*data_set.rows)[row_index];
       if (row.size() != data_set.columns.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(data_set.name, " row ", row_index + 1, " has ", row.size(),
-                         " values for ", data_set.columns.size(), " columns"));
+        return absl::InvalidArgumentError(absl::StrCat(data_set.name, " row ", row_index + 1,
+                                                       " has ", row.size(), " values for ",
+                                                       data_set.columns.size(), " columns"));
       }
       if (!part_open) {
-        absl::Status opened = part_.Open(absl::StrCat(base_name_, data_set.name, ".part",
-                                                      absl::StrFormat("%05d", staged->local_paths.size() + 1),
-                                                      ".csv", CompressionSuffix(options_.compression)));
+        absl::Status opened =
+            part_.Open(absl::StrCat(base_name_, data_set.name, ".part",
+                                    absl::StrFormat("%05d", staged->local_paths.size() + 1), ".csv",
+                                    CompressionSuffix(options_.compression)));
         if (!opened.ok()) return opened;
         part_open = true;
         part_csv_bytes = 0;
