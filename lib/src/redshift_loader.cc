@@ -50,6 +50,53 @@ int64_t WidenedLength(int64_t needed) {
   return std::min(length, kRedshiftMaxVarcharBytes);
 }
 
+// The target table's columns; empty when it does not exist.
+absl::StatusOr<std::vector<TargetColumn>> DescribeTarget(PgConnection& connection,
+                                                         TargetDialect dialect,
+                                                         const Batch& batch) {
+  absl::StatusOr<std::vector<PgRow>> rows =
+      connection.Query(DescribeTableSql(dialect, batch.schema, batch.table));
+  if (!rows.ok()) return WithContext(rows.status(), "describing the target table");
+  std::vector<TargetColumn> columns;
+  for (const PgRow& row : *rows) columns.push_back({row[0].value_or(""), row[1].value_or("")});
+  return columns;
+}
+
+// A failed Redshift COPY, with the rows stl_load_errors holds for it. The
+// transaction is aborted: roll it back first, or the query would fail too.
+absl::Status RedshiftCopyError(PgConnection& connection, const absl::Status& error) {
+  connection.Exec("ROLLBACK").IgnoreError();
+  std::string details;
+  absl::StatusOr<std::vector<PgRow>> rows = connection.Query(LoadErrorsSql());
+  if (rows.ok()) {
+    for (const PgRow& row : *rows) {
+      absl::StrAppend(&details, "; file ", row[0].value_or("?"), " line ", row[1].value_or("?"),
+                      " column ", row[2].value_or("?"), ": ", row[3].value_or("?"), " (value `",
+                      row[4].value_or(""), "`)");
+    }
+  }
+  return absl::Status(error.code(), absl::StrCat(error.message(), details));
+}
+
+// The VARCHAR columns of `target` that the measured maxima outgrow, with the
+// width each must be widened to.
+std::vector<std::pair<std::string, int64_t>> Outgrown(const Statement& measure,
+                                                      const PgRow& maxima,
+                                                      const std::vector<TargetColumn>& target) {
+  std::vector<std::pair<std::string, int64_t>> widen;
+  for (size_t c = 0; c < measure.measured_columns.size() && c < maxima.size(); ++c) {
+    int64_t longest = 0;
+    if (!maxima[c].has_value() || !absl::SimpleAtoi(*maxima[c], &longest)) continue;
+    for (const TargetColumn& column : target) {
+      if (column.name == measure.measured_columns[c] &&
+          longest > VarcharLength(column.type).value_or(kRedshiftMaxVarcharBytes)) {
+        widen.emplace_back(column.name, WidenedLength(longest));
+      }
+    }
+  }
+  return widen;
+}
+
 absl::Status CheckBatchNames(TargetDialect dialect, const StagedBatch& staged) {
   const Batch& batch = staged.batch;
   std::vector<absl::string_view> names = {batch.schema, batch.table};
@@ -204,15 +251,7 @@ absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged,
     }
   }
 
-  auto describe = [&]() -> absl::StatusOr<std::vector<TargetColumn>> {
-    absl::StatusOr<std::vector<PgRow>> rows =
-        connection.Query(DescribeTableSql(dialect_, batch.schema, batch.table));
-    if (!rows.ok()) return WithContext(rows.status(), "describing the target table");
-    std::vector<TargetColumn> columns;
-    for (const PgRow& row : *rows) columns.push_back({row[0].value_or(""), row[1].value_or("")});
-    return columns;
-  };
-  absl::StatusOr<std::vector<TargetColumn>> target = describe();
+  absl::StatusOr<std::vector<TargetColumn>> target = DescribeTarget(connection, dialect_, batch);
   if (!target.ok()) return target.status();
   std::optional<std::vector<TargetColumn>> existing;
   if (!target->empty()) existing = *target;
@@ -223,7 +262,7 @@ absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged,
     if (!status.ok()) return status;
   }
   if (!schema->empty()) {
-    target = describe();
+    target = DescribeTarget(connection, dialect_, batch);
     if (!target.ok()) return target.status();
   }
 
@@ -251,35 +290,14 @@ absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged,
         continue;
       }
       status = connection.Exec(statement.sql);
-      if (status.ok()) continue;
-      // The transaction is aborted; stl_load_errors is readable after ROLLBACK.
-      connection.Exec("ROLLBACK").IgnoreError();
-      std::string details;
-      absl::StatusOr<std::vector<PgRow>> errors = connection.Query(LoadErrorsSql());
-      if (errors.ok()) {
-        for (const PgRow& row : *errors) {
-          absl::StrAppend(&details, "; file ", row[0].value_or("?"), " line ",
-                          row[1].value_or("?"), " column ", row[2].value_or("?"), ": ",
-                          row[3].value_or("?"), " (value `", row[4].value_or(""), "`)");
-        }
-      }
-      return WithContext(absl::Status(status.code(), absl::StrCat(status.message(), details)),
-                         what);
+      if (!status.ok()) return WithContext(RedshiftCopyError(connection, status), what);
+      continue;
     }
     if (statement.kind == Statement::Kind::kMeasure) {
       absl::StatusOr<std::vector<PgRow>> maxima = connection.Query(statement.sql);
       if (!maxima.ok()) return WithContext(maxima.status(), kind);
-      for (size_t c = 0; c < statement.measured_columns.size(); ++c) {
-        const std::optional<std::string>& value = (*maxima)[0][c];
-        int64_t longest = 0;
-        if (!value.has_value() || !absl::SimpleAtoi(*value, &longest)) continue;
-        for (const TargetColumn& column : *target) {
-          if (column.name != statement.measured_columns[c]) continue;
-          if (longest > VarcharLength(column.type).value_or(kRedshiftMaxVarcharBytes)) {
-            widen->emplace_back(column.name, WidenedLength(longest));
-          }
-        }
-      }
+      if (maxima->size() != 1) return absl::InternalError("measuring returned no row");
+      *widen = Outgrown(statement, (*maxima)[0], *target);
       if (!widen->empty()) return run("ROLLBACK", "ROLLBACK");
       continue;
     }
