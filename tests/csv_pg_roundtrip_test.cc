@@ -286,6 +286,43 @@ TEST_P(CsvPgRoundTrip, EveryValueComesBackByteForByte) {
   for (size_t i = 0; i < batch.deletes.size(); ++i) EXPECT_EQ((*deleted_ids)[i], batch.deletes[i]);
 }
 
+// A one-column data set (the deletes of a text key) puts each value alone on
+// its line, where an unquoted `\.` would end PostgreSQL's COPY input and an
+// unquoted empty line would be NULL.
+TEST_P(CsvPgRoundTrip, OneColumnRowsKeepEndOfDataMarkerEmptyAndNull) {
+  auto db = ScratchDatabase::Create("csv_one_column");
+  ASSERT_TRUE(db.ok()) << db.status();
+  Connection conn((*db)->conninfo());
+  ASSERT_TRUE(conn.ok()) << PQerrorMessage(conn.get());
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE keys (n serial, k text)").ok());
+
+  Batch batch;
+  batch.schema = "public";
+  batch.table = "keys";
+  batch.sequence = 1;
+  batch.columns = {{"k", "text"}, {"v", "text"}};
+  batch.key_columns = {"k"};
+  batch.deletes = {{"\\."}, {""}, {"a"}, {"\\."}, {"\\.\n"}, {std::nullopt}, {"\\"}};
+
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string spool = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/one_column.XXXXXX");
+  ASSERT_NE(mkdtemp(spool.data()), nullptr);
+  CsvWriterOptions options;
+  options.spool_directory = spool;
+  options.dialect = kPostgresCsv;
+  options.compression = GetParam();
+  options.fsync = false;
+  auto staged = CsvWriter(options).Write(batch);
+  ASSERT_TRUE(staged.ok()) << staged.status();
+  absl::Status loaded = CopyIn(conn.get(), "keys", staged->files.at(0), GetParam());
+  ASSERT_TRUE(loaded.ok()) << loaded;
+
+  auto rows = (*db)->Query("SELECT k FROM keys ORDER BY n");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), batch.deletes.size());
+  for (size_t i = 0; i < rows->size(); ++i) EXPECT_EQ((*rows)[i], batch.deletes[i]) << "row " << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(AllCompressions, CsvPgRoundTrip,
                          ::testing::Values(Compression::kNone, Compression::kGzip,
                                            Compression::kZstd),
