@@ -409,6 +409,42 @@ TEST(S3ClientWireTest, CompleteAnsweringErrorWithStatus200IsRetried) {
   EXPECT_THAT(requests[3], ::testing::StartsWith("POST /bucket/key?uploadId=U-2 "));
 }
 
+// A Complete whose outcome is unknown (here a 500), then NoSuchUpload on the
+// retry, as AWS answers once the first one did complete: the object is
+// checked (size, multipart ETag) instead of reporting a failure.
+TEST(S3ClientWireTest, CompletedUploadIsRecognizedAfterAnAmbiguousComplete) {
+  const std::string path = TempPath("tiny.bin");
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << "tiny";
+  }
+  const Md5Digest part_md5 = Md5("tiny");
+  const std::string multipart_etag = absl::StrCat(
+      HexEncode(
+          Md5(absl::string_view(reinterpret_cast<const char*>(part_md5.data()), part_md5.size()))),
+      "-1");
+  ScriptedServer server(
+      {Response("200 OK", "",
+                "<InitiateMultipartUploadResult><UploadId>U-3</UploadId>"
+                "</InitiateMultipartUploadResult>"),
+       Response("200 OK", "ETag: \"p1\"\r\n", ""),
+       Response("500 Internal Server Error", "",
+                "<Error><Code>InternalError</Code><Message>m</Message></Error>"),
+       Response("404 Not Found", "",
+                "<Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>"),
+       absl::StrCat("HTTP/1.1 200 OK\r\nETag: \"", multipart_etag,
+                    "\"\r\nContent-Length: 4\r\nConnection: close\r\n\r\n")});
+  auto client = ClientFor(server);
+  auto put = client->MultipartUploadFile("bucket", "key", path);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->etag, multipart_etag);
+  EXPECT_EQ(put->size, 4u);
+  const std::vector<std::string> requests = server.requests();
+  ASSERT_EQ(requests.size(), 5u);
+  EXPECT_THAT(requests[4], ::testing::StartsWith("HEAD /bucket/key "));
+  EXPECT_EQ(server.unscripted_connections(), 0) << "a completed upload was aborted";
+}
+
 TEST_F(S3ClientTest, OneClientServesManyThreads) {
   constexpr int kThreads = 8;
   constexpr int kObjectsPerThread = 12;
