@@ -460,6 +460,32 @@ TEST_F(BatcherTest, TransactionLargerThanByteLimitIsCut) {
   EXPECT_EQ(ready_.back().position.sequence, 2u);
 }
 
+TEST_F(BatcherTest, AllTablesTogetherAreBoundedToo) {
+  BatcherOptions options;
+  options.max_buffered_bytes = 300 << 10;
+  Make(options);
+  ASSERT_TRUE(Feed({s_.Begin(1)}).ok());
+  const int kRows = 5000;
+  for (int i = 1; i <= kRows; ++i) {
+    // t takes twice the rows of n: it is the largest whenever the bound is hit.
+    ASSERT_TRUE(Feed({I(2 * i, V("v"), kNul), I(2 * i + 1, V("v"), kNul),
+                      In(V(absl::StrCat(i)), kNul)})
+                    .ok());
+    EXPECT_LT(batcher_->buffered_bytes(), options.max_buffered_bytes);
+  }
+  ASSERT_TRUE(Feed({s_.Commit(1)}).ok());
+  ASSERT_TRUE(batcher_->FlushAll(&ready_).ok());
+  EXPECT_EQ(batcher_->buffered_bytes(), 0u);
+  size_t t_rows = 0, n_rows = 0, t_batches = 0;
+  for (const Batch& batch : ready_) {
+    (batch.table == "t" ? t_rows : n_rows) += batch.row_count();
+    t_batches += batch.table == "t";
+  }
+  EXPECT_EQ(t_rows, 2u * kRows);
+  EXPECT_EQ(n_rows, size_t{kRows});
+  EXPECT_GE(t_batches, 2u);  // Cut inside the transaction.
+}
+
 TEST_F(BatcherTest, FlushExpiredWaitsForAgeAndWholeTransactions) {
   BatcherOptions options;
   options.max_age = absl::Seconds(10);

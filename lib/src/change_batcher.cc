@@ -450,12 +450,6 @@ ChangeBatcher::ChangeBatcher(BatcherOptions options, TableFilter filter, KeyColu
 
 ChangeBatcher::~ChangeBatcher() = default;
 
-uint64_t ChangeBatcher::buffered_bytes() const {
-  uint64_t bytes = 0;
-  for (const auto& [name, table] : tables_) bytes += table->bytes();
-  return bytes;
-}
-
 std::optional<SourcePosition> ChangeBatcher::oldest_buffered_position() const {
   const SourcePosition* oldest = nullptr;
   for (const Table* table : table_order_) {
@@ -525,7 +519,7 @@ absl::Status ChangeBatcher::Commit(const Record& record, std::vector<Batch>* rea
   for (Table* table : touched_) {
     if (table->has_pending() &&
         (table->rows() >= options_.max_rows || table->bytes() >= options_.max_bytes)) {
-      table->Emit(position_, /*busy=*/true, ready);
+      Flush(table, /*busy=*/true, ready);
     }
   }
   touched_.clear();
@@ -583,6 +577,7 @@ absl::Status ChangeBatcher::Truncate(const Record& record, std::vector<Batch>* r
           QuotedTableName((*table)->schema(), (*table)->name()),
           ", which holds other partitions' rows too, so its TRUNCATE cannot be replicated"));
     }
+    buffered_bytes_ -= (*table)->bytes();
     (*table)->Discard(/*keep_memory=*/false);
     Batch batch = (*table)->NewBatch(Batch::Kind::kTruncate, position_);
     batch.restart_seqs = record.restart_seqs;
@@ -611,12 +606,27 @@ absl::Status ChangeBatcher::Change(const Record& record, std::vector<Batch>* rea
     // The clock matters only for a table's first buffered change.
     const absl::Time now = table->has_pending() ? absl::InfinitePast() : options_.clock();
     if (!table->has_pending()) table->pending_since = position_;
+    const uint64_t before = table->bytes();  // Applying a change only adds bytes.
     status = table->keyless() ? ApplyToMultiset(record, table, now)
                               : ApplyToKeyed(record, table, now);
+    buffered_bytes_ += table->bytes() - before;
   }
   if (!status.ok()) return Annotate(status, Where(record, record.table));
-  if (table->bytes() >= options_.max_bytes) table->Emit(position_, /*busy=*/true, ready);
+  if (table->bytes() >= options_.max_bytes) Flush(table, /*busy=*/true, ready);
+  while (buffered_bytes_ >= options_.max_buffered_bytes) {
+    Table* largest = table_order_.front();
+    for (Table* candidate : table_order_) {
+      if (candidate->bytes() > largest->bytes()) largest = candidate;
+    }
+    if (largest->bytes() == 0) break;  // Nothing left to flush.
+    Flush(largest, /*busy=*/false, ready);
+  }
   return absl::OkStatus();
+}
+
+void ChangeBatcher::Flush(Table* table, bool busy, std::vector<Batch>* ready) {
+  buffered_bytes_ -= table->bytes();
+  table->Emit(position_, busy, ready);
 }
 
 absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vector<Batch>* ready) {
@@ -650,7 +660,7 @@ absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vecto
   if (!table->columns_known()) return table->Reshape(std::move(columns), table->key());
 
   // The column set changed: rows buffered so far have the old shape.
-  if (table->has_pending()) table->Emit(position_, /*busy=*/false, ready);
+  if (table->has_pending()) Flush(table, /*busy=*/false, ready);
   keys_->Invalidate(record.table.schema, record.table.name);
   absl::StatusOr<TableKey> key = keys_->Lookup(record.table.schema, record.table.name);
   if (!key.ok()) return key.status();
@@ -822,7 +832,7 @@ absl::Status ChangeBatcher::FlushExpired(absl::Time now, std::vector<Batch>* rea
   for (Table* table : table_order_) {
     if (!table->has_pending() || now - table->oldest() < options_.max_age) continue;
     if (in_transaction_ && table->touched_in == transaction_ordinal_) continue;
-    table->Emit(position_, /*busy=*/false, ready);
+    Flush(table, /*busy=*/false, ready);
   }
   return absl::OkStatus();
 }
@@ -836,7 +846,7 @@ absl::Status ChangeBatcher::FlushAll(std::vector<Batch>* ready) {
                      "); its changes are not committed, so nothing is flushed"));
   }
   for (Table* table : table_order_) {
-    if (table->has_pending()) table->Emit(position_, /*busy=*/false, ready);
+    if (table->has_pending()) Flush(table, /*busy=*/false, ready);
   }
   return absl::OkStatus();
 }

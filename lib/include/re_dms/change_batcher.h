@@ -41,7 +41,8 @@
 // (never while the open transaction has touched the table), and by
 // FlushAll(). Batches thus end at transaction boundaries, with two
 // exceptions: a barrier inside a transaction, and a table whose buffered
-// bytes pass max_bytes inside a transaction, which is cut into several
+// bytes pass max_bytes (or the largest table, when all of them together pass
+// max_buffered_bytes) inside a transaction, which is cut into several
 // batches so memory stays bounded whatever the transaction's size. Applying
 // such a cut batch makes the target show part of a transaction until the next
 // batch of the table is applied; batches of one table are applied in order,
@@ -97,6 +98,10 @@ struct BatcherOptions {
   // batcher's peak memory stays near this figure. Inside a transaction,
   // passing it cuts the batch.
   uint64_t max_bytes = uint64_t{64} << 20;
+  // Over all tables: once they hold this many bytes, the largest is emitted,
+  // inside a transaction too (a cut, as above), so memory stays bounded
+  // however many tables a transaction touches.
+  uint64_t max_buffered_bytes = uint64_t{256} << 20;
   // FlushExpired() emits a table whose oldest buffered change is this old.
   absl::Duration max_age = absl::Seconds(60);
   TableFilterOptions tables;
@@ -127,8 +132,8 @@ class ChangeBatcher {
   // nothing, when the input ended inside a transaction.
   absl::Status FlushAll(std::vector<Batch>* ready);
 
-  // Bytes buffered over all tables.
-  uint64_t buffered_bytes() const;
+  // Bytes buffered over all tables, as max_buffered_bytes counts them.
+  uint64_t buffered_bytes() const { return buffered_bytes_; }
 
   // The last commit completed in the stream (sequence 0 before the first).
   const SourcePosition& position() const { return position_; }
@@ -157,6 +162,9 @@ class ChangeBatcher {
                                    std::string* out);
   // The table the record's changes go to; nullptr when filtered out.
   absl::StatusOr<Table*> Resolve(const Record& record, TableRef source);
+  // Emits the table's buffered rows (see Table::Emit) and updates
+  // buffered_bytes_.
+  void Flush(Table* table, bool busy, std::vector<Batch>* ready);
   // Error context: table, xid, line and byte offset of `record`.
   std::string Where(const Record& record, TableRef table) const;
 
@@ -179,6 +187,7 @@ class ChangeBatcher {
   uint64_t transaction_ordinal_ = 0;   // Begins seen; marks tables touched.
   std::vector<Table*> touched_;        // Tables the open transaction changed.
   SourcePosition position_;            // The last completed commit.
+  uint64_t buffered_bytes_ = 0;        // Sum of the tables' bytes().
 
   // Scratch encodings of the current record's key and old key.
   std::string key_;
