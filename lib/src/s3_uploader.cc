@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <memory>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -83,7 +85,14 @@ class S3UploaderImpl : public S3Uploader {
                              {"mandatory", true},
                              {"meta", {{"content_length", part.uploaded.size}}}});
         }
-        const std::string text = nlohmann::json({{"entries", entries}}).dump();
+        std::string text;
+        try {
+          text = nlohmann::json({{"entries", entries}}).dump();
+        } catch (const nlohmann::json::exception&) {
+          // S3 keys are UTF-8; only a prefix that is not can get here.
+          return absl::InvalidArgumentError(
+              absl::StrCat("manifest ", Uri(key), ": an object key is not valid UTF-8"));
+        }
         absl::StatusOr<S3PutResult> put = client_->PutObject(options_.bucket, key, text);
         if (!put.ok()) {
           return absl::Status(put.status().code(),
