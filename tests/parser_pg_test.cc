@@ -443,6 +443,10 @@ TEST_F(ParserPgTest, OptionsAndStreamedTransactions) {
       EXPECT_FALSE(change.commit_time.empty());
     }
   }
+  std::string summary = absl::StrCat(
+      absl::StrJoin(kinds, ", ", absl::PairFormatter("=")), "; stream ends with: ",
+      stream->substr(stream->size() > 400 ? stream->size() - 400 : 0));
+  SCOPED_TRACE(summary);
   EXPECT_EQ(kinds["begin"], 1);
   EXPECT_EQ(kinds["commit"], 1);
   EXPECT_EQ(kinds["insert"], 1);

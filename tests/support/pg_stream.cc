@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 
@@ -22,9 +23,10 @@ struct Output {
   int wait_status = 0;
 };
 
-// Runs argv[0] with arguments argv, collecting stdout and stderr; kills it
-// after `timeout`.
-absl::StatusOr<Output> Run(const std::vector<std::string>& argv, absl::Duration timeout) {
+// Runs argv[0] with arguments argv, collecting stdout and stderr, and sends
+// it SIGINT once `done(stdout so far)` holds; kills it after `timeout`.
+absl::StatusOr<Output> Run(const std::vector<std::string>& argv, absl::Duration timeout,
+                           const std::function<bool(const std::string&)>& done) {
   int out_pipe[2];
   int err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -49,6 +51,7 @@ absl::StatusOr<Output> Run(const std::vector<std::string>& argv, absl::Duration 
   absl::Time deadline = absl::Now() + timeout;
   int open_fds = 2;
   bool timed_out = false;
+  bool interrupted = false;
   while (open_fds > 0) {
     int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
     if (wait_ms <= 0) {
@@ -64,6 +67,10 @@ absl::StatusOr<Output> Run(const std::vector<std::string>& argv, absl::Duration 
       ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
       if (n > 0) {
         sinks[i]->append(chunk, static_cast<size_t>(n));
+        if (i == 0 && !interrupted && done(output.out)) {
+          kill(pid, SIGINT);
+          interrupted = true;
+        }
       } else if (n == 0 || errno != EINTR) {
         close(fds[i].fd);
         fds[i].fd = -1;
@@ -100,26 +107,47 @@ absl::StatusOr<ChangeCapture> ChangeCapture::Start(ScratchDatabase& db, CaptureO
   return ChangeCapture(&db, bin, std::move(slot), std::move(options));
 }
 
+// Why not pg_recvlogical --endpos=pg_current_wal_lsn(): on PostgreSQL 15 it
+// stops as soon as a keepalive reports the server's WAL position past endpos,
+// which can arrive while the slot's output is still being sent: captures
+// ended after a BEGIN, or halfway through a streamed transaction. Instead a
+// non-transactional message with a unique prefix is written now; it is
+// decoded in WAL order, after everything committed before it, so once it
+// arrives the capture is complete, and pg_recvlogical is stopped.
 absl::StatusOr<std::string> ChangeCapture::ReadToCurrentLsn() {
-  absl::StatusOr<std::vector<TextRow>> lsn = db_->Query("SELECT pg_current_wal_lsn()::text");
-  if (!lsn.ok()) return lsn.status();
+  std::string prefix = absl::StrCat("re_dms_capture_end_", slot_, "_", reads_++);
+  absl::Status marked =
+      db_->Exec(absl::StrCat("SELECT pg_logical_emit_message(false, '", prefix, "', '')"));
+  if (!marked.ok()) return marked;
+  const std::string marker =
+      absl::StrCat("message: transactional: 0 prefix: ", prefix, ", sz: 0 content:\n");
+  // Where the marker record starts, or npos. Its prefix is unique, so only
+  // the marker itself can match at the start of a record.
+  auto find_marker = [&marker](const std::string& out) {
+    if (out.compare(0, marker.size(), marker) == 0) return size_t{0};
+    size_t at = out.find("\n" + marker);
+    return at == std::string::npos ? at : at + 1;
+  };
   std::vector<std::string> argv = {absl::StrCat(bin_, "/pg_recvlogical"),
                                    "--dbname=" + db_->conninfo(),
                                    "--slot=" + slot_,
                                    "--start",
-                                   "--endpos=" + *(*lsn)[0][0],
                                    "--no-loop",
                                    "--file=-"};
   for (const std::string& option : options_.plugin_options) {
     argv.push_back("--option=" + option);
   }
-  absl::StatusOr<Output> run = Run(argv, options_.timeout);
+  absl::StatusOr<Output> run = Run(argv, options_.timeout, [&](const std::string& out) {
+    return find_marker(out) != std::string::npos;
+  });
   if (!run.ok()) return run.status();
-  if (!WIFEXITED(run->wait_status) || WEXITSTATUS(run->wait_status) != 0) {
-    return absl::InternalError(absl::StrCat("pg_recvlogical failed (wait status ",
-                                            run->wait_status, "): ", run->err, "; slot ", slot_,
-                                            ", endpos ", *(*lsn)[0][0]));
+  size_t end = find_marker(run->out);
+  if (end == std::string::npos) {
+    return absl::InternalError(absl::StrCat("pg_recvlogical on slot ", slot_,
+                                            " ended before the end marker (wait status ",
+                                            run->wait_status, "): ", run->err));
   }
+  run->out.resize(end);
   return std::move(run->out);
 }
 

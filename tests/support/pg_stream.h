@@ -30,10 +30,10 @@ class ChangeCapture {
   // pg_recvlogical).
   static absl::StatusOr<ChangeCapture> Start(ScratchDatabase& db, CaptureOptions options = {});
 
-  // Returns the bytes pg_recvlogical writes from the slot, up to the WAL
-  // position current at the call (--endpos). pg_recvlogical confirms what it
-  // read, so a later call continues after it. Errors carry pg_recvlogical's
-  // exit status and stderr.
+  // Returns the bytes pg_recvlogical writes from the slot (--file=-) for
+  // everything committed before the call, and nothing after it. A later call
+  // continues where this one stopped. Errors carry pg_recvlogical's exit
+  // status and stderr.
   absl::StatusOr<std::string> ReadToCurrentLsn();
 
   const std::string& slot_name() const { return slot_; }
@@ -46,6 +46,7 @@ class ChangeCapture {
   std::string bin_;
   std::string slot_;
   CaptureOptions options_;
+  int reads_ = 0;
 };
 
 // Start(), then each element of `workload` through ScratchDatabase::Exec (so
