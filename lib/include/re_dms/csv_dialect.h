@@ -10,7 +10,9 @@
 //     escape in CSV mode (Redshift refuses ESCAPE together with CSV; for
 //     PostgreSQL the escape character defaults to the quote character).
 //   - NULL is an unquoted field holding the target's NULL marker (below).
-//     Because every real value is quoted, a marker never collides with one.
+//     Because every real value is quoted, a marker never collides with one,
+//     and a value `\.` alone on a line is never read as PostgreSQL's
+//     end-of-data marker (docs: sql-copy, "CSV Format").
 //
 // Why the marker differs between the targets (the only difference):
 //   - PostgreSQL (docs: sql-copy, "CSV Format"): "A NULL is output as the NULL
