@@ -268,20 +268,16 @@ absl::Status Pipeline::Impl::ReadInput(StreamSource* source) {
     if (now - last_expiry_check >= absl::Milliseconds(100)) {
       last_expiry_check = now;
       const SourcePosition before_flush = BatcherFloor();
-      absl::Status flushed = batcher_->FlushExpired(now, &ready);
-      const uint64_t buffered = batcher_->buffered_bytes();
-      if (flushed.ok() && buffered > options_.max_batcher_bytes) {
-        flushed = batcher_->FlushExpired(absl::InfiniteFuture(), &ready);
+      if (absl::Status flushed = batcher_->FlushExpired(now, &ready); !flushed.ok()) {
+        return flushed;
       }
-      if (!flushed.ok()) return flushed;
       Dispatch(&ready, before_flush);
-      absl::MutexLock lock(&mutex_);
-      batcher_bytes_ = buffered;
     }
     tracker_.SetUndispatchedFloor(BatcherFloor());
     {
       absl::MutexLock lock(&mutex_);
       read_position_ = batcher_->position();
+      batcher_bytes_ = batcher_->buffered_bytes();
     }
     ReportDurable();
   }

@@ -11,9 +11,10 @@
 // different tables load in parallel. Between the reader and the workers the
 // batches in flight are bounded by count and by the bytes of rows held in
 // memory: when the target is slow, reading waits (backpressure), so memory is
-// bounded whatever the stream holds. The ChangeBatcher's own buffers are
-// bounded per table (BatcherOptions::max_bytes) and, over all tables, by
-// max_batcher_bytes.
+// bounded whatever the stream holds. The ChangeBatcher bounds its own buffers
+// (BatcherOptions::max_bytes per table, max_buffered_bytes over all), so the
+// pipeline's memory is about max_buffered_bytes + max_bytes_in_flight plus
+// the writers' buffers.
 //
 // Progress. The durable position is the newest commit at or before which
 // every change of every table is loaded; changes still in the batcher and
@@ -71,9 +72,6 @@ struct PipelineOptions {
   // Bytes of rows held by dispatched batches not yet written to files. A
   // batch larger than this alone still passes, alone.
   uint64_t max_bytes_in_flight = uint64_t{256} << 20;
-  // When the batcher holds more than this over all tables, every table the
-  // open transaction has not touched is flushed early.
-  uint64_t max_batcher_bytes = uint64_t{512} << 20;
 
   // Every batch goes to this target schema instead of its source schema
   // (checked: two source tables must not meet in one target table). Empty:
