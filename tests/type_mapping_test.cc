@@ -62,6 +62,11 @@ TEST(TypeMappingTest, PostgresTargetKeepsBuiltinTypesAndTextsTheRest) {
   EXPECT_EQ(PostgresTypeFor("numeric(12,2)"), "numeric(12,2)");
   EXPECT_EQ(PostgresTypeFor("timestamp with time zone"), "timestamp with time zone");
   EXPECT_EQ(PostgresTypeFor("integer[]"), "integer[]");
+  // Printed without typmod, char(n) and bit(n) need their unbounded forms.
+  EXPECT_EQ(PostgresTypeFor("character"), "bpchar");
+  EXPECT_EQ(PostgresTypeFor("character[]"), "bpchar[]");
+  EXPECT_EQ(PostgresTypeFor("bit"), "bit varying");
+  EXPECT_EQ(PostgresTypeFor("character(5)"), "character(5)");
   EXPECT_EQ(PostgresTypeFor("jsonb"), "jsonb");
   EXPECT_EQ(PostgresTypeFor("mood"), "text");
   EXPECT_EQ(PostgresTypeFor("mood[]"), "text[]");

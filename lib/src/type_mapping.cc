@@ -207,6 +207,13 @@ RedshiftType RedshiftTypeFor(absl::string_view source_type, const TypeMappingOpt
 
 std::string PostgresTypeFor(absl::string_view source_type) {
   ParsedType parsed = Parse(source_type);
+  // test_decoding prints types without typmods, and a bare `character` or
+  // `bit` means length 1: char(5) and bit(4) values would not fit. Their
+  // unbounded forms accept the same text exactly (padding included).
+  if (parsed.modifiers.empty()) {
+    if (parsed.base == "character") return parsed.is_array ? "bpchar[]" : "bpchar";
+    if (parsed.base == "bit") return parsed.is_array ? "bit varying[]" : "bit varying";
+  }
   for (absl::string_view builtin : kPostgresBuiltins) {
     if (parsed.base == builtin) return std::string(absl::StripAsciiWhitespace(source_type));
   }
