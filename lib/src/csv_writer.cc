@@ -201,7 +201,7 @@ class BatchStager {
  public:
   BatchStager(const CsvWriterOptions& options, const ValueFormatter& formatter,
               Compressor& compressor, const Batch& batch)
-      : options_(options), formatter_(formatter), compressor_(compressor), batch_(batch) {
+      : options_(options), formatter_(formatter), compressor_(compressor) {
     base_name_ =
         absl::StrCat(options_.spool_directory, "/", StagedTableName(batch.schema, batch.table), ".",
                      absl::StrFormat("%012d", batch.sequence), ".");
@@ -385,7 +385,6 @@ class BatchStager {
   const CsvWriterOptions& options_;
   const ValueFormatter& formatter_;
   Compressor& compressor_;
-  const Batch& batch_;
   std::string base_name_;
   StagingFile part_;
   std::vector<uint64_t> part_sizes_;
