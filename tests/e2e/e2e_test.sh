@@ -168,15 +168,14 @@ create_database "$SOURCE" "TimeZone = 'Asia/Kolkata'"
 psql_db "$SOURCE" -f "$HERE/schema.sql"
 create_slot "$SOURCE" "${RUN}_brk"
 
-# Captures the slot's changes up to the current WAL position into $1. The
-# insert position, not the write position: with synchronous_commit = off
-# (scripts/services) the latter can trail the last commit, and the capture
-# would end inside a transaction.
+# Captures every change the slot holds so far into $1, byte for byte as
+# pg_recvlogical writes them (each message followed by a newline): psql's
+# unaligned output prints values verbatim. Not `pg_recvlogical --endpos`: on
+# PostgreSQL 15 it can quit on a keepalive past the end position while output
+# is still in flight, and the capture would end inside a transaction.
 capture() {
-  local lsn
-  lsn=$(psql_db "$SOURCE" -At -c "SELECT pg_current_wal_insert_lsn()")
-  "$PG_BIN/pg_recvlogical" -d "$(conninfo "$SOURCE")" --slot="${RUN}_brk" --start \
-    --endpos="$lsn" --no-loop -o include-timestamp=1 -f "$1"
+  psql_db "$SOURCE" -At -c "SELECT data FROM pg_logical_slot_get_changes('${RUN}_brk', NULL, NULL,
+    'include-timestamp', '1')" >"$1"
 }
 
 psql_db "$SOURCE" -f "$HERE/workload_types.sql"
