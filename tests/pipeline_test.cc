@@ -691,9 +691,12 @@ TEST_F(PipelineTest, TargetSchemaMapsEveryTableAndRefusesCollisions) {
 
   stream.Append("BEGIN 900\ntable other.a: INSERT: id[integer]:1 v[text]:'y'\nCOMMIT 900\n");
   source = MakeStringStreamSource(stream.text());
-  absl::Status status = MakePipeline()->Run(source.get());
+  std::unique_ptr<Pipeline> pipeline = MakePipeline();
+  absl::Status status = pipeline->Run(source.get());
   ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_THAT(status.message(), HasSubstr("public.a and other.a would both load into landing.a"));
+  // The refused batch was never loaded: commit 2 is not durable.
+  EXPECT_LT(pipeline->stats().durable.sequence, 2u);
 }
 
 TEST(ChangeBatcherFloorTest, OldestBufferedPositionTracksTheOldestPendingChange) {

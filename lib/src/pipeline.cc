@@ -113,6 +113,10 @@ class Pipeline::Impl {
     return batcher_->oldest_buffered_position().value_or(batcher_->position());
   }
   void ReportDurable();
+  // The lane of `batch`'s target table, created on first use; nullptr (and
+  // the pipeline failed) when another source schema already loads into it.
+  Lane* LaneForLocked(const Batch& batch, const std::string& source_schema)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   void StageWorker();
   void LoadWorker(Loader* loader);
@@ -325,22 +329,15 @@ void Pipeline::Impl::Dispatch(std::vector<Batch>* batches, const SourcePosition&
     absl::MutexLock lock(&mutex_);
     wanted_bytes_ = job->memory_bytes;
     mutex_.Await(absl::Condition(this, &Impl::HasRoom));
-    if (failed_) break;
-    std::unique_ptr<Lane>& lane =
-        lanes_[absl::StrCat(batch.schema, absl::string_view("\0", 1), batch.table)];
+    Lane* lane = failed_ ? nullptr : LaneForLocked(batch, source_schema);
     if (lane == nullptr) {
-      lane = std::make_unique<Lane>();
-      lane->source_schema = source_schema;
-    } else if (lane->source_schema != source_schema) {
-      FailLocked(absl::InvalidArgumentError(absl::StrCat(
-          "source tables ", lane->source_schema, ".", batch.table, " and ", source_schema, ".",
-          batch.table, " would both load into ", batch.schema, ".", batch.table,
-          " (the target schema is ", options_.target_schema,
-          " for all tables); exclude one of them or drop the target schema override")));
-      break;
+      // Dropped after a failure, never loaded: its ticket stays open so that
+      // the durable position never passes it.
+      tracker_.Dispatch(floor);
+      continue;
     }
     job->batch = std::move(batch);
-    job->lane = lane.get();
+    job->lane = lane;
     job->ticket = tracker_.Dispatch(floor);
     ++jobs_in_flight_;
     bytes_in_flight_ += job->memory_bytes;
@@ -348,6 +345,24 @@ void Pipeline::Impl::Dispatch(std::vector<Batch>* batches, const SourcePosition&
     lane->jobs.push_back(std::move(job));
   }
   batches->clear();
+}
+
+Pipeline::Impl::Lane* Pipeline::Impl::LaneForLocked(const Batch& batch,
+                                                    const std::string& source_schema) {
+  std::unique_ptr<Lane>& lane =
+      lanes_[absl::StrCat(batch.schema, absl::string_view("\0", 1), batch.table)];
+  if (lane == nullptr) {
+    lane = std::make_unique<Lane>();
+    lane->source_schema = source_schema;
+  } else if (lane->source_schema != source_schema) {
+    FailLocked(absl::InvalidArgumentError(absl::StrCat(
+        "source tables ", lane->source_schema, ".", batch.table, " and ", source_schema, ".",
+        batch.table, " would both load into ", batch.schema, ".", batch.table,
+        " (the target schema is ", options_.target_schema,
+        " for all tables); exclude one of them or drop the target schema override")));
+    return nullptr;
+  }
+  return lane.get();
 }
 
 void Pipeline::Impl::ReportDurable() {
