@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -17,10 +18,15 @@ namespace {
 class FdStreamSource final : public StreamSource {
  public:
   FdStreamSource(int fd, std::string name, size_t chunk_bytes, absl::Duration idle_wait)
-      : fd_(fd), name_(std::move(name)), chunk_bytes_(chunk_bytes), idle_wait_(idle_wait) {}
+      : fd_(fd),
+        name_(std::move(name)),
+        chunk_bytes_(chunk_bytes),
+        idle_wait_(idle_wait),
+        // Not zero-filled: a pipe delivers 64 KiB at a time, and clearing a
+        // whole chunk for each read would cost more than the read.
+        buffer_(new char[chunk_bytes]) {}
 
   absl::StatusOr<bool> Read(std::string* chunk) override {
-    chunk->resize(chunk_bytes_);
     pollfd ready{fd_, POLLIN, 0};
     const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(idle_wait_));
     const int polled = poll(&ready, 1, timeout_ms);
@@ -32,9 +38,9 @@ class FdStreamSource final : public StreamSource {
     // POLLHUP with data still buffered reads the data first; read() then
     // returns 0 at the end.
     for (;;) {
-      const ssize_t got = read(fd_, chunk->data(), chunk->size());
+      const ssize_t got = read(fd_, buffer_.get(), chunk_bytes_);
       if (got > 0) {
-        chunk->resize(static_cast<size_t>(got));
+        chunk->assign(buffer_.get(), static_cast<size_t>(got));
         bytes_ += static_cast<uint64_t>(got);
         return true;
       }
@@ -60,6 +66,7 @@ class FdStreamSource final : public StreamSource {
   const std::string name_;
   const size_t chunk_bytes_;
   const absl::Duration idle_wait_;
+  const std::unique_ptr<char[]> buffer_;
   uint64_t bytes_ = 0;
 };
 
