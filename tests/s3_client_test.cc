@@ -47,6 +47,15 @@ std::shared_ptr<CredentialsProvider> TestCredentials() {
   return MakeStaticCredentialsProvider({"S3RVER", "S3RVER", "", std::nullopt});
 }
 
+// Downloads s3://bucket/key, appending every piece to *data as it arrives.
+absl::StatusOr<S3ObjectInfo> GetInto(S3Client& client, absl::string_view bucket,
+                                     absl::string_view key, std::string* data) {
+  return client.GetObject(bucket, key, [data](absl::string_view piece) {
+    data->append(piece.data(), piece.size());
+    return absl::OkStatus();
+  });
+}
+
 std::string TempPath(absl::string_view name) {
   const char* dir = std::getenv("TEST_TMPDIR");
   return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
@@ -82,10 +91,7 @@ class S3ClientTest : public ::testing::Test {
 
   std::string Get(absl::string_view key) {
     std::string data;
-    auto info = client_->GetObject(bucket_, key, [&](absl::string_view piece) {
-      data.append(piece.data(), piece.size());
-      return absl::OkStatus();
-    });
+    auto info = GetInto(*client_, bucket_, key, &data);
     EXPECT_TRUE(info.ok()) << info.status();
     if (info.ok()) {
       EXPECT_EQ(info->size, data.size());
@@ -307,48 +313,48 @@ TEST(S3ClientWireTest, SlowDownIsRetried) {
   }
 }
 
-TEST(S3ClientWireTest, InterruptedDownloadResumesWhereItStopped) {
-  // The first response promises 10 bytes, sends 4 and drops the connection.
+// What a download from a server that cut its first response short delivered.
+struct ResumedDownload {
+  absl::StatusOr<S3ObjectInfo> info;
+  std::string data;
+  std::vector<std::string> requests;  // As the server received them.
+};
+
+// Gets s3://bucket/key from a server whose first response promises the 10
+// bytes "0123456789" (ETag "v1"), sends 4 and drops the connection, and whose
+// second response is `second`.
+ResumedDownload DownloadCutAfterFourBytes(const std::string& second) {
   const std::string cut =
       "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 10\r\n"
       "Connection: close\r\n\r\n0123";
-  const std::string rest =
+  ScriptedServer server({cut, second});
+  auto client = ClientFor(server);
+  ResumedDownload download;
+  download.info = GetInto(*client, "bucket", "key", &download.data);
+  download.requests = server.requests();
+  return download;
+}
+
+TEST(S3ClientWireTest, InterruptedDownloadResumesWhereItStopped) {
+  const ResumedDownload download = DownloadCutAfterFourBytes(
       "HTTP/1.1 206 Partial Content\r\nETag: \"v1\"\r\n"
       "Content-Range: bytes 4-9/10\r\nContent-Length: 6\r\n"
-      "Connection: close\r\n\r\n456789";
-  ScriptedServer server({cut, rest});
-  auto client = ClientFor(server);
-  std::string data;
-  auto info = client->GetObject("bucket", "key", [&](absl::string_view piece) {
-    data.append(piece.data(), piece.size());
-    return absl::OkStatus();
-  });
-  ASSERT_TRUE(info.ok()) << info.status();
-  EXPECT_EQ(data, "0123456789");
-  EXPECT_EQ(info->size, 10u);
-  EXPECT_EQ(info->etag, "v1");
-  const std::vector<std::string> requests = server.requests();
-  ASSERT_EQ(requests.size(), 2u);
-  EXPECT_THAT(requests[1], HasSubstr("Range: bytes=4-"));
-  EXPECT_THAT(requests[1], HasSubstr("If-Match: \"v1\""));
+      "Connection: close\r\n\r\n456789");
+  ASSERT_TRUE(download.info.ok()) << download.info.status();
+  EXPECT_EQ(download.data, "0123456789");
+  EXPECT_EQ(download.info->size, 10u);
+  EXPECT_EQ(download.info->etag, "v1");
+  ASSERT_EQ(download.requests.size(), 2u);
+  EXPECT_THAT(download.requests[1], HasSubstr("Range: bytes=4-"));
+  EXPECT_THAT(download.requests[1], HasSubstr("If-Match: \"v1\""));
 }
 
 TEST(S3ClientWireTest, ResumeAgainstAServerIgnoringRangeSkipsWhatWasDelivered) {
-  const std::string cut =
+  const ResumedDownload download = DownloadCutAfterFourBytes(
       "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 10\r\n"
-      "Connection: close\r\n\r\n0123";
-  const std::string whole =
-      "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 10\r\n"
-      "Connection: close\r\n\r\n0123456789";
-  ScriptedServer server({cut, whole});
-  auto client = ClientFor(server);
-  std::string data;
-  auto info = client->GetObject("bucket", "key", [&](absl::string_view piece) {
-    data.append(piece.data(), piece.size());
-    return absl::OkStatus();
-  });
-  ASSERT_TRUE(info.ok()) << info.status();
-  EXPECT_EQ(data, "0123456789");
+      "Connection: close\r\n\r\n0123456789");
+  ASSERT_TRUE(download.info.ok()) << download.info.status();
+  EXPECT_EQ(download.data, "0123456789");
 }
 
 TEST(S3ClientWireTest, FailedMultipartUploadIsAborted) {
@@ -457,10 +463,7 @@ TEST_F(S3ClientTest, OneClientServesManyThreads) {
         const std::string data(1000 * (i + 1) + t, static_cast<char>('a' + t));
         if (!client_->PutObject(bucket_, key, data).ok()) ++failures;
         std::string read;
-        auto info = client_->GetObject(bucket_, key, [&](absl::string_view p) {
-          read.append(p.data(), p.size());
-          return absl::OkStatus();
-        });
+        auto info = GetInto(*client_, bucket_, key, &read);
         if (!info.ok() || read != data) ++failures;
       }
     });
