@@ -3,9 +3,11 @@
 // pg_recvlogical, parsed, and every parsed value compared byte for byte with
 // the source's own `SELECT col::text` of the same row.
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,64 +36,38 @@ constexpr const char* kSettings[][2] = {
     {"bytea_output", "'hex'"},
 };
 
-constexpr char kSchema[] = R"sql(
-CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'it''s "fine"');
-CREATE DOMAIN public.posint AS integer CHECK (VALUE > 0);
-CREATE TYPE public.pair AS (a integer, b text);
-CREATE TABLE public.types (
-  id integer PRIMARY KEY,
-  c_smallint smallint, c_integer integer, c_bigint bigint, c_numeric numeric,
-  c_real real, c_double double precision, c_bool boolean, c_text text,
-  c_varchar varchar(20), c_char char(5), c_bytea bytea, c_uuid uuid, c_json json,
-  c_jsonb jsonb, c_int_arr integer[], c_text_arr text[], c_date date, c_time time,
-  c_timetz timetz, c_timestamp timestamp, c_timestamptz timestamptz, c_interval interval,
-  c_inet inet, c_cidr cidr, c_macaddr macaddr, c_mood public.mood, c_posint public.posint,
-  c_bit bit(4), c_varbit varbit, c_money money, c_xml xml, c_int4range int4range,
-  c_tstzrange tstzrange, c_point point, c_oid oid, c_pair public.pair, c_tsvector tsvector
-);
-CREATE SCHEMA "Weird Schema";
-CREATE TABLE "Weird Schema"."Mixed Case" (
-  "select" integer PRIMARY KEY, "we""ird" text, "Mixed Col" text, "from" text
-);
+// The all-types table and hostile values and identifiers, shared with the
+// end-to-end test (a data dependency; paths relative to the runfiles root).
+constexpr char kHostileSchemaPath[] = "tests/testdata/hostile_values/schema.sql";
+constexpr char kHostileRowsPath[] = "tests/testdata/hostile_values/rows.sql";
+
+// What only this test needs on top: a TOASTed value, REPLICA IDENTITY FULL
+// and a TRUNCATE that cascades.
+constexpr char kOwnSchema[] = R"sql(
 CREATE TABLE public.full_identity (id integer, v text, n numeric);
 ALTER TABLE public.full_identity REPLICA IDENTITY FULL;
 CREATE TABLE public.cascade_parent (id serial PRIMARY KEY);
 CREATE TABLE public.cascade_child (id integer REFERENCES public.cascade_parent);
 )sql";
 
-constexpr char kInserts[] = R"sql(
-INSERT INTO public.types VALUES
- (1, 1, 2, 3, 12.5, 1.5, 0.1, true, 'plain', 'vc', 'ab', '\x00ff27'::bytea,
-  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": "b\"c", "d": "it''s"}',
-  '{"k": "v\\w", "n": [1, null]}', '{1,NULL,3}', '{"a\"b",NULL,"it''s","x,y","NULL"}',
-  '2024-02-29', '13:14:15.5', '13:14:15+02', '2024-01-01 10:00:00.123456',
-  '2024-01-01 10:00:00+00', '1 year 2 mons 3 days 04:05:06.7', '192.168.0.1/24', '10.0.0.0/8',
-  '08:00:2b:01:02:03', 'it''s "fine"', 42, B'1010', B'10101', 12.34,
-  '<a b="c">it''s &amp; more</a>', '[1,10)', '[2024-01-01 00:00:00+00,2024-02-01 00:00:00+00)',
-  '(1.5,-2)', 4242, ROW(7, 'x y'), 'the quick brown fox'),
- (2, -32768, -2147483648, -9223372036854775808, 'NaN', 'NaN', '-Infinity', false, '',
-  '', '', '\x'::bytea, '00000000-0000-0000-0000-000000000000', '"just a string"', 'null',
-  '{}', '{"",""}', '0044-03-15 BC', '00:00', '00:00+00', 'infinity', '-infinity',
-  '-178000000 years', '::1', '::/0', 'ff:ff:ff:ff:ff:ff', 'sad', 1, B'0000', B'', -12.34,
-  '<x/>', 'empty', '(,)', '(0,0)', 0, ROW(NULL, NULL), ''),
- (3, 0, 0, 0, 'Infinity', 'Infinity', 'Infinity', NULL, 'null', 'null', 'nul', NULL,
-  NULL, 'null', '{"a": null}', '{{1,2},{3,4}}', '{NULL}', '4713-01-01 BC', '24:00', NULL,
-  '0001-01-01 00:00:00 BC', '1999-12-31 23:59:59.999999+05:30', '-1 days +02:00', NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
- (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+constexpr char kOwnInserts[] = R"sql(
 INSERT INTO "Weird Schema"."Mixed Case" VALUES
- (1, 'O''Brien', 'back\slash \\ and \n not a newline', 'null'),
- (2, E'line1\nBEGIN 7\nCOMMIT 7\ntable public.x: INSERT: a[text]:''y''\nnull\n', E'cr\r\nlf\ttab',
-  ''),
- (3, NULL, '😀 emoji and ünïcödé', ''''''),
- (4, 'x'' y[text]:''z', ' new-tuple: id[integer]:1 ', E'trailing\n'),
  (5, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 4000)), 'toast', 'big');
 INSERT INTO public.full_identity VALUES (1, 'one', 1.0), (2, NULL, 2.0);
 INSERT INTO public.cascade_parent VALUES (DEFAULT), (DEFAULT);
 INSERT INTO public.cascade_child VALUES (1);
 )sql";
+
+absl::StatusOr<std::string> ReadFile(const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read ", path, ": is it in the test's data dependencies?"));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 // The source's text rendering of every row, keyed by the first column.
 using Snapshot = std::map<std::string, TextRow>;
@@ -268,7 +244,12 @@ const Change* Find(const std::vector<Change>& changes, RecordKind kind, absl::st
 }
 
 TEST_F(ParserPgTest, DecodedValuesEqualTheSourceTextByteForByte) {
-  ASSERT_TRUE(db_->Exec(kSchema).ok());
+  absl::StatusOr<std::string> hostile_schema = ReadFile(kHostileSchemaPath);
+  absl::StatusOr<std::string> hostile_rows = ReadFile(kHostileRowsPath);
+  ASSERT_TRUE(hostile_schema.ok()) << hostile_schema.status();
+  ASSERT_TRUE(hostile_rows.ok()) << hostile_rows.status();
+  absl::Status created = db_->Exec(absl::StrCat(*hostile_schema, kOwnSchema));
+  ASSERT_TRUE(created.ok()) << created;
   absl::StatusOr<Table> types = Describe("public", "types");
   absl::StatusOr<Table> weird = Describe("Weird Schema", "Mixed Case");
   absl::StatusOr<Table> full = Describe("public", "full_identity");
@@ -282,7 +263,7 @@ TEST_F(ParserPgTest, DecodedValuesEqualTheSourceTextByteForByte) {
 
   // Each phase is snapshotted right after it runs: the stream's inserts
   // compare with the rows as inserted, its updates with the rows as updated.
-  absl::Status inserted = db_->Exec(kInserts);
+  absl::Status inserted = db_->Exec(absl::StrCat(*hostile_rows, kOwnInserts));
   ASSERT_TRUE(inserted.ok()) << inserted;
   absl::StatusOr<Snapshot> inserted_types = Take(*types);
   absl::StatusOr<Snapshot> inserted_weird = Take(*weird);
