@@ -168,6 +168,11 @@ create_database "$SOURCE" "TimeZone = 'Asia/Kolkata'"
 psql_db "$SOURCE" -f "$HERE/schema.sql"
 create_slot "$SOURCE" "${RUN}_brk"
 
+# pg_logical_slot_get_changes decodes only WAL that is flushed, and the
+# servers run with synchronous_commit = off: so the sessions of this part
+# commit synchronously, and every commit is in the capture that follows it.
+export PGOPTIONS="${PGOPTIONS:-} -c synchronous_commit=on"
+
 # Captures every change the slot holds so far into $1, byte for byte as
 # pg_recvlogical writes them (each message followed by a newline): psql's
 # unaligned output prints values verbatim. Not `pg_recvlogical --endpos`: on
