@@ -18,8 +18,8 @@ std::string TextValue(absl::string_view value) {
     return std::string(value);
   }
   // JSON string escaping is a fine quoting for a text log too.
-  return nlohmann::json(std::string(value)).dump(-1, ' ', false,
-                                                 nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(value))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace

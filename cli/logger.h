@@ -3,7 +3,8 @@
 // (Debian's Abseil predates absl/log.)
 //
 //   text: 2026-11-28T00:01:02.123Z INFO loaded table=public.t rows=10
-//   json: {"time":"2026-11-28T00:01:02.123Z","level":"info","msg":"loaded","table":"public.t","rows":"10"}
+//   json:
+//   {"time":"2026-11-28T00:01:02.123Z","level":"info","msg":"loaded","table":"public.t","rows":"10"}
 //
 // Callers must not pass secrets: see RedactConninfo.
 

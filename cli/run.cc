@@ -69,7 +69,8 @@ ABSL_FLAG(absl::Duration, status_interval, absl::Seconds(5), "see --help");
 namespace re_dms::cli {
 namespace {
 
-constexpr char kHelpText[] = R"(re_dms: stream PostgreSQL logical decoding into Amazon Redshift (or PostgreSQL), through S3.
+constexpr char kHelpText[] =
+    R"(re_dms: stream PostgreSQL logical decoding into Amazon Redshift (or PostgreSQL), through S3.
 
 Usage:
   pg_recvlogical -d SOURCE --slot re_dms --start -o include-timestamp=1 -f - |
@@ -160,11 +161,11 @@ Exit codes: 0 done, 1 failure, 2 bad flags.
 
 // The flags above, by Abseil name, in the order --help lists them.
 constexpr const char* kFlagNames[] = {
-    "source",          "target",          "target_dialect", "target_schema",
+    "source",          "target",          "target_dialect",    "target_schema",
     "include_tables",  "exclude_tables",  "partition_pattern", "s3_bucket",
-    "s3_prefix",       "s3_region",       "s3_endpoint",    "iam_role",
-    "compression",     "delete_uploaded", "flush_interval", "flush_rows",
-    "flush_bytes",     "workers",         "spool_dir",      "log_format",
+    "s3_prefix",       "s3_region",       "s3_endpoint",       "iam_role",
+    "compression",     "delete_uploaded", "flush_interval",    "flush_rows",
+    "flush_bytes",     "workers",         "spool_dir",         "log_format",
     "status_interval",
 };
 
@@ -206,9 +207,9 @@ absl::Status ApplyArguments(int argc, char** argv, bool* help) {
       return absl::OkStatus();
     }
     if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unexpected argument \"", arg,
-          "\": re_dms reads the stream on standard input and takes only flags"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument \"", arg,
+                       "\": re_dms reads the stream on standard input and takes only flags"));
     }
     std::optional<std::string> value;
     if (size_t equals = arg.find('='); equals != absl::string_view::npos) {
@@ -225,8 +226,7 @@ absl::Status ApplyArguments(int argc, char** argv, bool* help) {
         if (!status.ok()) return status;
         continue;
       }
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag ", shown));
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", shown));
     }
     if (!value) {
       if (absl::FindCommandLineFlag(name)->IsOfType<bool>()) {
@@ -250,8 +250,12 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
     uint64_t factor;
   };
   static constexpr Unit kUnits[] = {
-      {"KiB", uint64_t{1} << 10}, {"MiB", uint64_t{1} << 20}, {"GiB", uint64_t{1} << 30},
-      {"KB", 1000},               {"MB", 1000 * 1000},        {"GB", 1000 * 1000 * 1000},
+      {"KiB", uint64_t{1} << 10},
+      {"MiB", uint64_t{1} << 20},
+      {"GiB", uint64_t{1} << 30},
+      {"KB", 1000},
+      {"MB", 1000 * 1000},
+      {"GB", 1000 * 1000 * 1000},
       {"B", 1},
   };
   absl::string_view number = absl::StripAsciiWhitespace(text);
@@ -296,9 +300,12 @@ absl::StatusOr<Config> ValidatedConfig() {
   config.source = absl::GetFlag(FLAGS_source);
   config.target = absl::GetFlag(FLAGS_target);
   config.bucket = absl::GetFlag(FLAGS_s3_bucket);
-  if (config.source.empty()) return absl::InvalidArgumentError("--source is required (conninfo of the source database)");
-  if (config.target.empty()) return absl::InvalidArgumentError("--target is required (conninfo of the target database)");
-  if (config.bucket.empty()) return absl::InvalidArgumentError("--s3-bucket is required (where batches are staged)");
+  if (config.source.empty())
+    return absl::InvalidArgumentError("--source is required (conninfo of the source database)");
+  if (config.target.empty())
+    return absl::InvalidArgumentError("--target is required (conninfo of the target database)");
+  if (config.bucket.empty())
+    return absl::InvalidArgumentError("--s3-bucket is required (where batches are staged)");
 
   const std::string dialect = absl::GetFlag(FLAGS_target_dialect);
   if (dialect == "auto") {
@@ -308,13 +315,13 @@ absl::StatusOr<Config> ValidatedConfig() {
   } else if (dialect == "postgres" || dialect == "postgresql") {
     config.dialect = TargetDialect::kPostgres;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("--target-dialect=", dialect,
-                                                   ": expected auto, redshift or postgres"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--target-dialect=", dialect, ": expected auto, redshift or postgres"));
   }
   config.target_schema = absl::GetFlag(FLAGS_target_schema);
 
-  config.prefix = std::string(absl::StripSuffix(
-      absl::StripPrefix(absl::GetFlag(FLAGS_s3_prefix), "/"), "/"));
+  config.prefix =
+      std::string(absl::StripSuffix(absl::StripPrefix(absl::GetFlag(FLAGS_s3_prefix), "/"), "/"));
   config.endpoint = ResolveS3Endpoint(absl::GetFlag(FLAGS_s3_endpoint));
   absl::StatusOr<std::string> region =
       ResolveS3Region(absl::GetFlag(FLAGS_s3_region), config.endpoint);
@@ -447,12 +454,12 @@ class Replication {
 };
 
 absl::Status Replication::Start() {
-  run_id_ = absl::StrCat("run-", absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()),
-                         "-", getpid());
+  run_id_ = absl::StrCat(
+      "run-", absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()), "-", getpid());
   std::string spool_template = absl::StrCat(config_.spool_parent, "/re_dms-", run_id_, "-XXXXXX");
   if (mkdtemp(spool_template.data()) == nullptr) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("creating the spool directory in ",
-                                                   config_.spool_parent));
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("creating the spool directory in ", config_.spool_parent));
   }
   spool_ = spool_template;
 
@@ -471,8 +478,7 @@ absl::Status Replication::Start() {
 
   absl::StatusOr<std::unique_ptr<PgKeyColumns>> keys = PgKeyColumns::Connect(config_.source);
   if (!keys.ok()) {
-    return absl::Status(keys.status().code(),
-                        absl::StrCat("source: ", keys.status().message()));
+    return absl::Status(keys.status().code(), absl::StrCat("source: ", keys.status().message()));
   }
   keys_ = *std::move(keys);
 
@@ -521,17 +527,17 @@ absl::Status Replication::Start() {
                           {"batch", absl::StrCat(staged.batch.sequence)},
                           {"rows", absl::StrCat(rows)},
                           {"through", DescribeDurable(staged.batch.position)},
-                          {"load_time", absl::FormatDuration(absl::Trunc(load_time, absl::Milliseconds(1)))}});
+                          {"load_time",
+                           absl::FormatDuration(absl::Trunc(load_time, absl::Milliseconds(1)))}});
   };
-  options.on_warning = [this](const absl::Status& status) {
-    log_->Warn(status.message());
-  };
+  options.on_warning = [this](const absl::Status& status) { log_->Warn(status.message()); };
   PipelineComponents components;
   components.keys = keys_.get();
   components.writer = MakeCsvBatchWriter(writer_options);
   components.uploader = uploader_.get();
   auto first_loader = std::make_shared<std::unique_ptr<Loader>>(*std::move(first));
-  components.make_loader = [first_loader, make_loader]() -> absl::StatusOr<std::unique_ptr<Loader>> {
+  components.make_loader = [first_loader,
+                            make_loader]() -> absl::StatusOr<std::unique_ptr<Loader>> {
     if (*first_loader != nullptr) return std::move(*first_loader);
     return make_loader();
   };
@@ -606,8 +612,7 @@ int RunReplication(int argc, char** argv) {
     std::fputs(kHelpText, stdout);
     return 0;
   }
-  absl::StatusOr<Config> config =
-      parsed.ok() ? ValidatedConfig() : absl::StatusOr<Config>(parsed);
+  absl::StatusOr<Config> config = parsed.ok() ? ValidatedConfig() : absl::StatusOr<Config>(parsed);
   if (!config.ok()) {
     std::fprintf(stderr, "re_dms: %s (re_dms --help explains the flags)\n",
                  std::string(config.status().message()).c_str());

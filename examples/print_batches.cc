@@ -55,8 +55,8 @@ class PrintingLoader : public re_dms::Loader {
     const re_dms::Batch& batch = staged.batch;
     static constexpr const char* kKinds[] = {"rows", "truncate", "schema change"};
     std::string text = absl::StrCat(batch.schema, ".", batch.table, " batch ", batch.sequence,
-                                    " (through commit #", batch.position.sequence, "): ",
-                                    kKinds[static_cast<int>(batch.kind)], "\n");
+                                    " (through commit #", batch.position.sequence,
+                                    "): ", kKinds[static_cast<int>(batch.kind)], "\n");
     for (const re_dms::StagedFile& file : staged.files) {
       const char* role = file.role == re_dms::StagedFile::Role::kDelete ? "delete" : "upsert";
       std::string csv;

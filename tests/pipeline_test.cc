@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <numeric>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <set>
@@ -50,9 +50,15 @@ using Tables = std::map<std::string, TableRows>;
 
 const std::vector<Value>& HostileValues() {
   static const auto* values = new std::vector<Value>{
-      std::string("plain"), std::string("O'Brien"), std::string("line\nbreak"),
-      std::string(""),      std::nullopt,           std::string("a,b \"quoted\""),
-      std::string("back\\slash"), std::string("NULL"), std::string("'' two quotes"),
+      std::string("plain"),
+      std::string("O'Brien"),
+      std::string("line\nbreak"),
+      std::string(""),
+      std::nullopt,
+      std::string("a,b \"quoted\""),
+      std::string("back\\slash"),
+      std::string("NULL"),
+      std::string("'' two quotes"),
   };
   return *values;
 }
@@ -124,9 +130,9 @@ class StreamBuilder {
 
 // A random workload over `tables`: inserts, updates and deletes of
 // hostile values; records which tables each commit touches.
-StreamBuilder RandomWorkload(const std::vector<std::string>& tables, int transactions,
-                             uint32_t seed,
-                             std::map<uint64_t, std::set<std::string>>* touched_by_commit = nullptr) {
+StreamBuilder RandomWorkload(
+    const std::vector<std::string>& tables, int transactions, uint32_t seed,
+    std::map<uint64_t, std::set<std::string>>* touched_by_commit = nullptr) {
   StreamBuilder stream;
   std::mt19937 random(seed);
   std::map<std::string, std::set<int>> present;
@@ -744,8 +750,8 @@ TEST(PipelineIntegrationTest, StreamReachesPostgresThroughS3) {
   S3ClientOptions s3_options;
   s3_options.endpoint = endpoint;
   s3_options.region = "us-east-1";
-  absl::StatusOr<std::unique_ptr<S3Client>> s3 = S3Client::Create(
-      s3_options, MakeStaticCredentialsProvider({"S3RVER", "S3RVER", "", {}}));
+  absl::StatusOr<std::unique_ptr<S3Client>> s3 =
+      S3Client::Create(s3_options, MakeStaticCredentialsProvider({"S3RVER", "S3RVER", "", {}}));
   ASSERT_TRUE(s3.ok()) << s3.status();
   const std::string bucket =
       absl::StrCat("re-dms-pipeline-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
@@ -791,8 +797,8 @@ TEST(PipelineIntegrationTest, StreamReachesPostgresThroughS3) {
   ASSERT_TRUE(status.ok()) << status;
 
   for (const char* table : {"a", "b"}) {
-    absl::StatusOr<std::vector<testing::TextRow>> rows = (*db)->Query(
-        absl::StrCat("SELECT id::text, v FROM public.", table, " ORDER BY id"));
+    absl::StatusOr<std::vector<testing::TextRow>> rows =
+        (*db)->Query(absl::StrCat("SELECT id::text, v FROM public.", table, " ORDER BY id"));
     ASSERT_TRUE(rows.ok()) << rows.status();
     TableRows actual;
     for (const testing::TextRow& row : *rows) actual[*row[0]] = row[1];

@@ -34,11 +34,10 @@ std::string DescribePosition(const SourcePosition& position) {
 
 // Prefixes `status` with the batch and stage it concerns, keeping its code.
 absl::Status InBatch(const absl::Status& status, const Batch& batch, absl::string_view stage) {
-  return absl::Status(
-      status.code(),
-      absl::StrCat("table ", batch.schema, ".", batch.table, ", batch ", batch.sequence,
-                   " (through ", DescribePosition(batch.position), "), ", stage, ": ",
-                   status.message()));
+  return absl::Status(status.code(),
+                      absl::StrCat("table ", batch.schema, ".", batch.table, ", batch ",
+                                   batch.sequence, " (through ", DescribePosition(batch.position),
+                                   "), ", stage, ": ", status.message()));
 }
 
 bool IsChange(RecordKind kind) {
@@ -153,9 +152,9 @@ class Pipeline::Impl {
     return failed_ || shutdown_ || !ready_lanes_.empty();
   }
   bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    return failed_ ||
-           (jobs_in_flight_ < static_cast<uint64_t>(options_.max_batches_in_flight) &&
-            (bytes_in_flight_ == 0 || bytes_in_flight_ + wanted_bytes_ <= options_.max_bytes_in_flight));
+    return failed_ || (jobs_in_flight_ < static_cast<uint64_t>(options_.max_batches_in_flight) &&
+                       (bytes_in_flight_ == 0 ||
+                        bytes_in_flight_ + wanted_bytes_ <= options_.max_bytes_in_flight));
   }
   bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     return failed_ || jobs_in_flight_ == 0;
@@ -303,8 +302,8 @@ absl::Status Pipeline::Impl::EndInput(absl::Status status, bool stopped) {
                      "; changes to the tables it touched after the durable position were not "
                      "loaded"));
     if (stopped) {
-      flushed = absl::AbortedError(
-          absl::StrCat("stopped by a second request: ", flushed.message()));
+      flushed =
+          absl::AbortedError(absl::StrCat("stopped by a second request: ", flushed.message()));
     }
   }
   Dispatch(&ready, floor);
@@ -355,11 +354,11 @@ Pipeline::Impl::Lane* Pipeline::Impl::LaneForLocked(const Batch& batch,
     lane = std::make_unique<Lane>();
     lane->source_schema = source_schema;
   } else if (lane->source_schema != source_schema) {
-    FailLocked(absl::InvalidArgumentError(absl::StrCat(
-        "source tables ", lane->source_schema, ".", batch.table, " and ", source_schema, ".",
-        batch.table, " would both load into ", batch.schema, ".", batch.table,
-        " (the target schema is ", options_.target_schema,
-        " for all tables); exclude one of them or drop the target schema override")));
+    FailLocked(absl::InvalidArgumentError(
+        absl::StrCat("source tables ", lane->source_schema, ".", batch.table, " and ",
+                     source_schema, ".", batch.table, " would both load into ", batch.schema, ".",
+                     batch.table, " (the target schema is ", options_.target_schema,
+                     " for all tables); exclude one of them or drop the target schema override")));
     return nullptr;
   }
   return lane.get();
@@ -491,14 +490,14 @@ PipelineStats Pipeline::Impl::Stats() const {
 }
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(PipelineOptions options,
-                                                          PipelineComponents components) {
+                                                           PipelineComponents components) {
   if (components.keys == nullptr) return absl::InvalidArgumentError("Pipeline: no KeyColumns");
   if (components.writer == nullptr) return absl::InvalidArgumentError("Pipeline: no BatchWriter");
   if (!components.make_loader) return absl::InvalidArgumentError("Pipeline: no loader factory");
   if (options.workers < 1 || options.max_batches_in_flight < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Pipeline: workers (", options.workers, ") and max_batches_in_flight (",
-        options.max_batches_in_flight, ") must be at least 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Pipeline: workers (", options.workers, ") and max_batches_in_flight (",
+                     options.max_batches_in_flight, ") must be at least 1"));
   }
   absl::StatusOr<std::unique_ptr<ChangeBatcher>> batcher =
       ChangeBatcher::Create(options.batcher, components.keys);

@@ -20,8 +20,7 @@ void ProgressTracker::Complete(const Ticket& ticket) {
 }
 
 SourcePosition ProgressTracker::DurableLocked() const {
-  if (!in_flight_.empty() &&
-      in_flight_.begin()->second.sequence < undispatched_floor_.sequence) {
+  if (!in_flight_.empty() && in_flight_.begin()->second.sequence < undispatched_floor_.sequence) {
     return in_flight_.begin()->second;
   }
   return undispatched_floor_;

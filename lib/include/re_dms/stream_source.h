@@ -27,9 +27,9 @@ class StreamSource {
 // Reads file descriptor `fd` (not owned, not closed) in chunks of up to
 // `chunk_bytes`, waiting at most `idle_wait` for data before returning an
 // empty chunk. Errors name `name` (e.g. "standard input").
-std::unique_ptr<StreamSource> MakeFdStreamSource(int fd, std::string name,
-                                                 size_t chunk_bytes = size_t{1} << 20,
-                                                 absl::Duration idle_wait = absl::Milliseconds(100));
+std::unique_ptr<StreamSource> MakeFdStreamSource(
+    int fd, std::string name, size_t chunk_bytes = size_t{1} << 20,
+    absl::Duration idle_wait = absl::Milliseconds(100));
 
 // Returns `data` in chunks of `chunk_bytes`, then the end of the stream.
 std::unique_ptr<StreamSource> MakeStringStreamSource(std::string data,
