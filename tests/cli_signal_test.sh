@@ -37,7 +37,7 @@ start() {
   mkfifo "$WORK/stream"
   "$RE_DMS" --source="$SERVER dbname=${RUN}_src" --target="$SERVER dbname=$1" \
     --target-dialect=postgres --s3-bucket="$BUCKET" --s3-prefix="$1" \
-    --s3-endpoint="$RE_DMS_TEST_S3_ENDPOINT" --s3-region=us-east-1 \
+    --s3-endpoint="$RE_DMS_TEST_S3_ENDPOINT" --s3-region=us-east-1 --status-interval=100ms \
     <"$WORK/stream" 2>"$WORK/$1.log" &
   PID=$!
   exec 3>"$WORK/stream"
@@ -71,6 +71,12 @@ exec 3>&-
 ((rc == 0)) || fail "exit $rc after SIGTERM, want 0: $(tail -n 5 "$WORK/${RUN}_tgt1.log")"
 got=$(rows "${RUN}_tgt1")
 [[ "$got" == "1=one,2=NULL,3=O'Brien" ]] || fail "after SIGTERM the target holds '$got'"
+# The status line (printed while it ran, which was over half a second) and
+# the last line carry the figures.
+grep -Eq 'INFO status changes=[0-9]+ changes_per_s=[0-9]+ batches_loaded=[0-9]+ .*tables=[0-9]+ .*durable=.* lag=' \
+  "$WORK/${RUN}_tgt1.log" || fail "no status line: $(cat "$WORK/${RUN}_tgt1.log")"
+grep -Eq 'INFO done changes=3 .*batches_loaded=1 .*tables=1 .*durable="commit #2' \
+  "$WORK/${RUN}_tgt1.log" || fail "final line: $(tail -n 1 "$WORK/${RUN}_tgt1.log")"
 
 # 2. Two SIGINTs inside a transaction: exit 1, the transaction not loaded,
 #    the committed one before it loaded.
