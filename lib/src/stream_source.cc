@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace re_dms {
 namespace {
@@ -27,6 +28,11 @@ class FdStreamSource final : public StreamSource {
         buffer_(new char[chunk_bytes]) {}
 
   absl::StatusOr<bool> Read(std::string* chunk) override {
+    // pg_recvlogical writes each message on its own; a reader that wakes for
+    // every one spends more time switching than parsing. After a short read,
+    // let the pipe fill for a moment (at most kCoalesce of added latency).
+    if (last_read_was_short_) absl::SleepFor(kCoalesce);
+    last_read_was_short_ = false;
     pollfd ready{fd_, POLLIN, 0};
     const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(idle_wait_));
     const int polled = poll(&ready, 1, timeout_ms);
@@ -42,6 +48,7 @@ class FdStreamSource final : public StreamSource {
       if (got > 0) {
         chunk->assign(buffer_.get(), static_cast<size_t>(got));
         bytes_ += static_cast<uint64_t>(got);
+        last_read_was_short_ = static_cast<size_t>(got) < kShortRead;
         return true;
       }
       if (got == 0) {
@@ -66,8 +73,12 @@ class FdStreamSource final : public StreamSource {
   const std::string name_;
   const size_t chunk_bytes_;
   const absl::Duration idle_wait_;
+  static constexpr size_t kShortRead = 16 << 10;
+  static constexpr absl::Duration kCoalesce = absl::Milliseconds(1);
+
   const std::unique_ptr<char[]> buffer_;
   uint64_t bytes_ = 0;
+  bool last_read_was_short_ = false;
 };
 
 class StringStreamSource final : public StreamSource {
