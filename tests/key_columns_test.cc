@@ -117,6 +117,16 @@ TEST(KeyColumnsConnectTest, BadConninfoIsAnErrorWithoutThePassword) {
   EXPECT_THAT(keys.status().message(), ::testing::Not(HasSubstr("sekrit-value")));
 }
 
+TEST(KeyColumnsConnectTest, MalformedConninfoIsAnErrorWithoutItsFragments) {
+  // libpq would answer `missing "=" after "cret"`, quoting part of the password.
+  absl::StatusOr<std::unique_ptr<PgKeyColumns>> keys =
+      PgKeyColumns::Connect("dbname=app password=se cret");
+  ASSERT_FALSE(keys.ok());
+  EXPECT_EQ(keys.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(keys.status().message(), HasSubstr("source conninfo could not be parsed"));
+  EXPECT_THAT(keys.status().message(), ::testing::Not(HasSubstr("cret")));
+}
+
 TEST(StaticKeyColumnsTest, AnswersWhatWasSet) {
   StaticKeyColumns keys;
   keys.Set("s", "t", TableKey{ReplicaIdentity::kFull, {"k"}, {}});

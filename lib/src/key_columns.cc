@@ -109,6 +109,15 @@ PgKeyColumns::PgKeyColumns(std::string conninfo) : conninfo_(std::move(conninfo)
 PgKeyColumns::~PgKeyColumns() = default;
 
 absl::StatusOr<std::unique_ptr<PgKeyColumns>> PgKeyColumns::Connect(absl::string_view conninfo) {
+  // libpq's parse errors quote the offending fragment, which may be part of a
+  // password: check the syntax first and report only that it failed.
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(std::string(conninfo).c_str(), &parse_error);
+  if (parsed == nullptr) {
+    if (parse_error != nullptr) PQfreemem(parse_error);
+    return absl::InvalidArgumentError("source conninfo could not be parsed");
+  }
+  PQconninfoFree(parsed);
   std::unique_ptr<PgKeyColumns> keys(new PgKeyColumns(std::string(conninfo)));
   absl::MutexLock lock(&keys->mutex_);
   keys->connection_ = std::make_unique<Connection>();
