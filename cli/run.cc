@@ -73,7 +73,7 @@ constexpr char kHelpText[] =
     R"(re_dms: stream PostgreSQL logical decoding into Amazon Redshift (or PostgreSQL), through S3.
 
 Usage:
-  pg_recvlogical -d SOURCE --slot re_dms --start -o include-timestamp=1 -f - |
+  pg_recvlogical -d SOURCE --slot re_dms --start --no-loop -o include-timestamp=1 -f - |
     re_dms --source=SOURCE --target=TARGET --s3-bucket=BUCKET [flags]
   re_dms inspect            show a test_decoding stream from stdin as JSON lines
 
