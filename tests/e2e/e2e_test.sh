@@ -107,7 +107,7 @@ psql_db "$SOURCE" -f "$HERE/schema.sql"
 create_slot "$SOURCE" "${RUN}_live"
 
 mkfifo "$WORK/stream"
-"$PG_BIN/pg_recvlogical" -d "$(conninfo "$SOURCE")" --slot="${RUN}_live" --start \
+"$PG_BIN/pg_recvlogical" -d "$(conninfo "$SOURCE")" --slot="${RUN}_live" --start --no-loop \
   -o include-timestamp=1 -f - >"$WORK/stream" 2>"$WORK/pg_recvlogical.log" &
 RECV_PID=$!
 PIDS+=("$RECV_PID")
