@@ -542,7 +542,8 @@ std::vector<std::string> CheckpointTableSql(const RedshiftLoaderOptions& options
 std::string ReadCheckpointSql(const RedshiftLoaderOptions& options, TargetDialect dialect,
                               absl::string_view schema, absl::string_view table) {
   return absl::StrCat(
-      "SELECT \"lsn\", \"xid\", \"sequence\", \"commit_time\", \"applied_at\" FROM ",
+      "SELECT \"lsn\", \"xid\", \"sequence\", \"commit_time\", \"applied_at\", "
+      "\"batch_sequence\" FROM ",
       QualifiedName(options.checkpoint_schema, kCheckpointTable),
       " WHERE \"target_schema\" = ", QuoteLiteral(dialect, schema),
       " AND \"target_table\" = ", QuoteLiteral(dialect, table));

@@ -108,7 +108,8 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
                                                  const std::vector<TargetColumn>& target,
                                                  const AwsCredentials* credentials);
 
-// The checkpoint table's DDL (both dialects) and its read for one table.
+// The checkpoint table's DDL (both dialects) and its read for one table:
+// lsn, xid, sequence, commit_time, applied_at, batch_sequence.
 std::vector<std::string> CheckpointTableSql(const RedshiftLoaderOptions& options);
 std::string ReadCheckpointSql(const RedshiftLoaderOptions& options, TargetDialect dialect,
                               absl::string_view schema, absl::string_view table);
