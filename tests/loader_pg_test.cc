@@ -151,6 +151,17 @@ class LoaderPgTest : public ::testing::Test {
     return rows.ok() ? *rows : std::vector<TextRow>{};
   }
 
+  void KillLoaderBackend() {
+    const int pid = loader_->backend_pid();
+    absl::Status status = db_->Exec(absl::StrCat("SELECT pg_terminate_backend(", pid, ")"));
+    ASSERT_TRUE(status.ok()) << status;
+    // Wait until the backend is gone, so the loader's next step surely fails.
+    for (int i = 0; i < 500; ++i) {
+      if (Rows(absl::StrCat("SELECT 1 FROM pg_stat_activity WHERE pid = ", pid)).empty()) break;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+
   std::unique_ptr<ScratchDatabase> db_;
   std::string spool_;
   std::unique_ptr<S3Client> s3_;
@@ -229,7 +240,15 @@ TEST_F(LoaderPgTest, TruncateAppliesInOrder) {
   Batch first = NewBatch(1);
   first.upserts.push_back(FullRows(first, {{V("1"), V("one"), kNull}, {V("2"), V("two"), kNull}}));
   ASSERT_TRUE(Apply(first).ok());
-  ASSERT_TRUE(Apply(NewBatch(2, Batch::Kind::kTruncate)).ok());
+  // The batcher gives a TRUNCATE the position of the commit before it: the
+  // LSN the first batch ended at. It must apply all the same.
+  Batch truncate = NewBatch(2, Batch::Kind::kTruncate);
+  truncate.position = first.position;
+  ASSERT_TRUE(Apply(truncate).ok());
+  EXPECT_TRUE(Rows("SELECT 1 FROM app.items").empty());
+  // Replaying the first batch (same LSN, earlier batch) changes nothing.
+  ASSERT_TRUE(Apply(first).ok());
+  EXPECT_EQ(Loader().skipped_batches(), 1u);
   Batch third = NewBatch(3);
   third.upserts.push_back(FullRows(third, {{V("3"), V("three"), kNull}}));
   ASSERT_TRUE(Apply(third).ok());
@@ -356,6 +375,67 @@ TEST_F(LoaderPgTest, PositionsWithoutLsnAreRecordedButNeverSkip) {
   EXPECT_FALSE(none->has_value());
 }
 
+// Without LSNs (pg_recvlogical pipe), across connection loss on a keyless
+// table, where applying twice would duplicate rows: a batch whose COMMIT the
+// server never ran is applied by the retry, even though it carries the same
+// position as the batch before it (a mid-transaction cut), and a batch whose
+// COMMIT reply was lost after the server committed is not applied again.
+TEST_F(LoaderPgTest, LostCommitReplyWithoutLsnIsNotAppliedTwice) {
+  bool kill_before_commit = false;
+  bool lose_commit_reply = false;
+  options_.before_statement = [&](absl::string_view kind) {
+    if (kind != "COMMIT" || !kill_before_commit) return;
+    kill_before_commit = false;
+    KillLoaderBackend();
+  };
+  options_.after_statement = [&](absl::string_view kind) {
+    if (kind != "COMMIT" || !lose_commit_reply) return absl::OkStatus();
+    lose_commit_reply = false;
+    KillLoaderBackend();
+    return absl::UnavailableError("connection lost before the COMMIT reply arrived");
+  };
+  auto keyless = [&](uint64_t sequence) {
+    Batch batch = NewBatch(sequence);
+    batch.key_columns.clear();
+    batch.position.lsn.reset();
+    return batch;
+  };
+
+  Batch first = keyless(1);
+  first.upserts.push_back(FullRows(first, {{V("1"), V("a"), kNull}, {V("1"), V("a"), kNull}}));
+  ASSERT_TRUE(Apply(first).ok());
+
+  Batch cut = keyless(2);
+  cut.position = first.position;
+  cut.deletes = {{V("1"), V("a"), kNull}};
+  cut.upserts.push_back(FullRows(cut, {{V("2"), V("b"), V("")}}));
+  kill_before_commit = true;
+  absl::Status status = Apply(cut);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_FALSE(kill_before_commit);
+  EXPECT_EQ(Loader().retries(), 1u);
+  EXPECT_THAT(Rows("SELECT id::text AS k, name, note FROM app.items"),
+              UnorderedElementsAreArray(
+                  std::vector<TextRow>{{V("1"), V("a"), kNull}, {V("2"), V("b"), V("")}}));
+
+  Batch third = keyless(3);
+  third.position.sequence = 2;
+  third.deletes = {{V("1"), V("a"), kNull}};
+  third.upserts.push_back(FullRows(third, {{V("2"), V("b"), V("")}, {V("3"), V("c"), kNull}}));
+  lose_commit_reply = true;
+  status = Apply(third);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_FALSE(lose_commit_reply);
+  EXPECT_EQ(Loader().retries(), 2u);
+  EXPECT_EQ(Loader().skipped_batches(), 1u);
+  EXPECT_THAT(Rows("SELECT id::text AS k, name, note FROM app.items"),
+              UnorderedElementsAreArray(std::vector<TextRow>{
+                  {V("2"), V("b"), V("")}, {V("2"), V("b"), V("")}, {V("3"), V("c"), kNull}}));
+  EXPECT_THAT(Rows("SELECT lsn::text, xid::text, sequence::text, batch_sequence::text "
+                   "FROM re_dms.re_dms_checkpoints"),
+              ElementsAre(TextRow{kNull, V("503"), V("2"), V("3")}));
+}
+
 TEST_F(LoaderPgTest, HostileIdentifiersAndValuesRoundTrip) {
   Batch batch = NewBatch(1);
   batch.schema = "We\"ird Schema";
@@ -447,19 +527,7 @@ TEST_F(LoaderPgTest, SerializationFailureIsRetriedOtherErrorsAreNot) {
 // Kills the loader's backend right before the statement of `kind` runs, or,
 // for "streaming", while COPY data is being sent -- once.
 class LoaderKillTest : public LoaderPgTest,
-                       public ::testing::WithParamInterface<const char*> {
- protected:
-  void KillLoaderBackend() {
-    const int pid = loader_->backend_pid();
-    absl::Status status = db_->Exec(absl::StrCat("SELECT pg_terminate_backend(", pid, ")"));
-    ASSERT_TRUE(status.ok()) << status;
-    // Wait until the backend is gone, so the loader's next step surely fails.
-    for (int i = 0; i < 500; ++i) {
-      if (Rows(absl::StrCat("SELECT 1 FROM pg_stat_activity WHERE pid = ", pid)).empty()) break;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-  }
-};
+                       public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(LoaderKillTest, LostConnectionIsRetriedAndAppliedExactlyOnce) {
   bool killed = false;

@@ -112,6 +112,49 @@ absl::Status CheckBatchNames(TargetDialect dialect, const StagedBatch& staged) {
   return absl::OkStatus();
 }
 
+// A checkpoint row as ReadCheckpointSql reads it.
+struct StoredCheckpoint {
+  Checkpoint checkpoint;
+  uint64_t batch_sequence = 0;
+};
+
+absl::StatusOr<StoredCheckpoint> ParseCheckpoint(const PgRow& row) {
+  auto number = [](const std::optional<std::string>& text, absl::string_view column,
+                   auto* value) -> absl::Status {
+    if (text.has_value() && absl::SimpleAtoi(*text, value)) return absl::OkStatus();
+    return absl::DataLossError(absl::StrCat("checkpoint ", column, " `", text.value_or("NULL"),
+                                            "` is not a number"));
+  };
+  StoredCheckpoint stored;
+  SourcePosition& position = stored.checkpoint.position;
+  absl::Status status = number(row[2], "sequence", &position.sequence);
+  if (status.ok()) status = number(row[5], "batch_sequence", &stored.batch_sequence);
+  if (status.ok() && row[0].has_value()) status = number(row[0], "lsn", &position.lsn.emplace());
+  if (status.ok() && row[1].has_value()) status = number(row[1], "xid", &position.xid.emplace());
+  if (!status.ok()) return status;
+  position.commit_time = row[3].value_or("");  // Written as NULL when empty.
+  stored.checkpoint.applied_at = row[4].value_or("");
+  return stored;
+}
+
+// Whether the checkpoint shows `batch` applied already.
+bool AlreadyApplied(const StoredCheckpoint& stored, const Batch& batch, bool retry) {
+  const SourcePosition& applied = stored.checkpoint.position;
+  const SourcePosition& position = batch.position;
+  if (position.lsn.has_value() && applied.lsn.has_value()) {
+    // Equal LSNs are ordered by batch sequence: see the header comment.
+    if (*position.lsn < *applied.lsn) return true;
+    if (*position.lsn == *applied.lsn && batch.sequence <= stored.batch_sequence) return true;
+  }
+  // A lost COMMIT reply: the earlier attempt wrote a checkpoint recording this
+  // very batch. Batches of a table are applied one at a time, so nothing else
+  // wrote it in between. Not checked on a first attempt: without an LSN,
+  // positions of different runs are not comparable (loader.h).
+  return retry && batch.sequence == stored.batch_sequence && position.lsn == applied.lsn &&
+         position.xid == applied.xid && position.sequence == applied.sequence &&
+         position.commit_time == applied.commit_time;
+}
+
 }  // namespace
 
 // The target connection, behind a pimpl so the public header needs no libpq.
@@ -187,11 +230,13 @@ absl::Status RedshiftLoader::Apply(const StagedBatch& staged) {
   const std::string context = BatchContext(staged.batch);
   absl::Status names = CheckBatchNames(dialect_, staged);
   if (!names.ok()) return WithContext(names, context);
+  bool retry = false;
   absl::Status status = RunWithRetries(
       options_.retry,
       [&]() -> absl::Status {
         absl::Status attempt = EnsureConnected();
-        if (attempt.ok()) attempt = ApplyWithWidening(staged);
+        if (attempt.ok()) attempt = ApplyWithWidening(staged, retry);
+        retry = true;
         if (attempt.ok()) return attempt;
         if (session_ != nullptr && session_->connection->IsHealthy()) {
           // A failed statement leaves the transaction aborted.
@@ -207,12 +252,12 @@ absl::Status RedshiftLoader::Apply(const StagedBatch& staged) {
   return absl::OkStatus();
 }
 
-absl::Status RedshiftLoader::ApplyWithWidening(const StagedBatch& staged) {
+absl::Status RedshiftLoader::ApplyWithWidening(const StagedBatch& staged, bool retry) {
   // Each round at least doubles one column, from 256 up to 65535 bytes.
   constexpr int kMaxRounds = 16;
   for (int round = 0; round < kMaxRounds; ++round) {
     std::vector<std::pair<std::string, int64_t>> widen;
-    absl::Status status = ApplyOnce(staged, &widen);
+    absl::Status status = ApplyOnce(staged, retry, &widen);
     if (!status.ok() || widen.empty()) return status;
     for (const auto& [column, bytes] : widen) {
       status = session_->connection->Exec(WidenVarcharSql(staged.batch, column, bytes));
@@ -222,13 +267,14 @@ absl::Status RedshiftLoader::ApplyWithWidening(const StagedBatch& staged) {
   return absl::InternalError("VARCHAR widening did not settle");
 }
 
-absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged,
+absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged, bool retry,
                                        std::vector<std::pair<std::string, int64_t>>* widen) {
   const Batch& batch = staged.batch;
   PgConnection& connection = *session_->connection;
   auto run = [&](absl::string_view kind, absl::string_view sql) -> absl::Status {
     if (options_.before_statement) options_.before_statement(kind);
     absl::Status status = connection.Exec(sql);
+    if (status.ok() && options_.after_statement) status = options_.after_statement(kind);
     if (!status.ok()) return WithContext(status, kind);
     return absl::OkStatus();
   };
@@ -239,13 +285,10 @@ absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged,
   absl::StatusOr<std::vector<PgRow>> checkpoint = connection.Query(
       ReadCheckpointSql(options_, dialect_, batch.schema, batch.table));
   if (!checkpoint.ok()) return WithContext(checkpoint.status(), "reading the checkpoint");
-  if (!checkpoint->empty() && batch.position.lsn.has_value() && (*checkpoint)[0][0].has_value()) {
-    uint64_t applied = 0;
-    if (!absl::SimpleAtoi(*(*checkpoint)[0][0], &applied)) {
-      return absl::DataLossError(absl::StrCat("checkpoint lsn `", *(*checkpoint)[0][0],
-                                              "` is not a number"));
-    }
-    if (*batch.position.lsn <= applied) {
+  if (!checkpoint->empty()) {
+    absl::StatusOr<StoredCheckpoint> stored = ParseCheckpoint((*checkpoint)[0]);
+    if (!stored.ok()) return stored.status();
+    if (AlreadyApplied(*stored, batch, retry)) {
       ++skipped_batches_;
       return run("ROLLBACK", "ROLLBACK");
     }
@@ -317,16 +360,11 @@ absl::StatusOr<std::optional<Checkpoint>> RedshiftLoader::GetCheckpoint(absl::st
     return WithContext(rows.status(), absl::StrCat("reading the checkpoint of ", schema, ".", table));
   }
   if (rows->empty()) return std::nullopt;
-  const PgRow& row = (*rows)[0];
-  Checkpoint checkpoint;
-  uint64_t number = 0;
-  if (row[0].has_value() && absl::SimpleAtoi(*row[0], &number)) checkpoint.position.lsn = number;
-  uint32_t xid = 0;
-  if (row[1].has_value() && absl::SimpleAtoi(*row[1], &xid)) checkpoint.position.xid = xid;
-  if (row[2].has_value()) absl::SimpleAtoi(*row[2], &checkpoint.position.sequence);
-  checkpoint.position.commit_time = row[3].value_or("");
-  checkpoint.applied_at = row[4].value_or("");
-  return checkpoint;
+  absl::StatusOr<StoredCheckpoint> stored = ParseCheckpoint((*rows)[0]);
+  if (!stored.ok()) {
+    return WithContext(stored.status(), absl::StrCat("the checkpoint of ", schema, ".", table));
+  }
+  return stored->checkpoint;
 }
 
 }  // namespace re_dms

@@ -15,7 +15,16 @@
 //
 // Connection loss and serialization failures (40001, 40P01) roll the
 // transaction back, reconnect, and retry the whole batch with exponential
-// backoff; the checkpoint makes the retry apply the batch exactly once.
+// backoff. The retry applies the batch exactly once, with or without an LSN:
+// when the connection dropped after the server committed but before its reply
+// arrived, the retry finds the checkpoint row recording this very batch (its
+// sequence and position) and returns OK without applying it again.
+//
+// With LSNs (Loader contract), a batch is skipped when its LSN is older than
+// the checkpoint's, or equal to it with a batch sequence not above the
+// checkpoint's: TRUNCATE, schema-change and mid-transaction batches carry the
+// position of the commit before them, so an LSN alone does not tell them from
+// the batch that commit ended.
 //
 // Identifiers: always double-quoted, so names keep their case. Redshift folds
 // even quoted identifiers to lower case unless the session (or cluster
@@ -119,6 +128,11 @@ struct RedshiftLoaderOptions {
   // Test hook: called with the statement kind just before each statement of
   // the batch transaction runs (e.g. to terminate the backend mid-batch).
   std::function<void(absl::string_view statement_kind)> before_statement;
+  // Test hook: called with the statement kind after each statement of the
+  // batch transaction other than COPY and the VARCHAR measuring succeeded; an
+  // error it returns replaces the statement's result. E.g. Unavailable after
+  // "COMMIT" simulates a reply lost after the server committed.
+  std::function<absl::Status(absl::string_view statement_kind)> after_statement;
 };
 
 class RedshiftLoader : public Loader {
@@ -134,7 +148,8 @@ class RedshiftLoader : public Loader {
                                                           absl::string_view table) override;
 
   TargetDialect dialect() const { return dialect_; }
-  // Batches skipped because their LSN was already applied.
+  // Batches not applied because the checkpoint showed them applied: by LSN,
+  // or, on a retry, because the earlier attempt had committed after all.
   uint64_t skipped_batches() const { return skipped_batches_; }
   // Whole-transaction retries so far.
   uint64_t retries() const { return retries_; }
@@ -147,10 +162,11 @@ class RedshiftLoader : public Loader {
 
   absl::Status EnsureConnected();
   // One attempt: the transaction, restarted after widening VARCHARs if needed.
-  absl::Status ApplyWithWidening(const StagedBatch& batch);
+  // `retry`: an earlier attempt of this Apply may have committed.
+  absl::Status ApplyWithWidening(const StagedBatch& batch, bool retry);
   // The whole transaction. Sets *widen (and rolls back) when Redshift VARCHARs
   // must grow first, which has to happen outside a transaction block.
-  absl::Status ApplyOnce(const StagedBatch& batch,
+  absl::Status ApplyOnce(const StagedBatch& batch, bool retry,
                          std::vector<std::pair<std::string, int64_t>>* widen);
 
   RedshiftLoaderOptions options_;
