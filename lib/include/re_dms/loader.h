@@ -6,11 +6,14 @@
 // different Loader instances). Apply() either commits the whole batch together
 // with its checkpoint or changes nothing.
 //
-// Exactly once: a batch whose position has an LSN that is not newer than the
-// table's checkpoint LSN is skipped (Apply returns OK without touching the
-// table), so replaying batches after a crash is harmless. Positions without
-// an LSN (a pg_recvlogical pipe) are not comparable across runs: they are
-// recorded but never cause a skip.
+// Exactly once: a batch whose position has an LSN older than the table's
+// checkpoint LSN, or equal to it with a batch sequence not past the recorded
+// one (TRUNCATE, schema-change and cut batches share their predecessor's
+// position), is skipped: Apply returns OK without touching the table, so
+// replaying batches after a crash is harmless. Positions without an LSN (a
+// pg_recvlogical pipe) are not comparable across runs: they are recorded but
+// never skip a first attempt. Within one Apply call, a retry after a lost
+// COMMIT reply recognises its own checkpoint row and does not apply again.
 
 #ifndef RE_DMS_LOADER_H_
 #define RE_DMS_LOADER_H_
