@@ -13,13 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "re_dms/aws_credentials.h"
 #include "re_dms/csv_writer.h"
 #include "re_dms/redshift_loader.h"
 #include "re_dms/s3_client.h"
 #include "re_dms/s3_uploader.h"
 #include "lib/src/pg_connection.h"
 #include "tests/support/pg_scratch.h"
+#include "tests/tools/s3_scratch.h"
 
 namespace re_dms {
 namespace {
@@ -72,20 +72,15 @@ class LoaderPgTest : public ::testing::Test {
     db_ = *std::move(db);
     spool_ = MakeSpool();
 
-    const char* endpoint = std::getenv("RE_DMS_TEST_S3_ENDPOINT");
-    ASSERT_TRUE(endpoint != nullptr && *endpoint != '\0')
-        << "RE_DMS_TEST_S3_ENDPOINT is not set: run through ./scripts/test or start "
-           "scripts/services";
+    absl::StatusOr<std::string> endpoint = ::re_dms::testing::TestS3Endpoint();
+    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
     S3ClientOptions s3_options;
-    s3_options.endpoint = endpoint;
-    s3_options.region = "us-east-1";
-    // s3rver's built-in account.
-    absl::StatusOr<std::unique_ptr<S3Client>> client = S3Client::Create(
-        s3_options, MakeStaticCredentialsProvider({"S3RVER", "S3RVER", "", {}}));
+    s3_options.endpoint = *endpoint;
+    absl::StatusOr<std::unique_ptr<S3Client>> client =
+        ::re_dms::testing::MakeTestS3Client(s3_options);
     ASSERT_TRUE(client.ok()) << client.status();
     s3_ = *std::move(client);
-    static int buckets = 0;
-    bucket_ = absl::StrCat("re-dms-loader-", getpid(), "-", buckets++);
+    bucket_ = ::re_dms::testing::UniqueBucketName("re-dms-loader");
     absl::Status created = s3_->CreateBucket(bucket_);
     ASSERT_TRUE(created.ok()) << created;
     uploader_ = MakeS3Uploader(s3_.get(), {bucket_, "staging", 4});

@@ -30,13 +30,13 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "re_dms/aws_credentials.h"
 #include "re_dms/compression.h"
 #include "re_dms/csv_dialect.h"
 #include "re_dms/redshift_loader.h"
 #include "re_dms/s3_client.h"
 #include "re_dms/s3_uploader.h"
 #include "tests/support/pg_scratch.h"
+#include "tests/tools/s3_scratch.h"
 
 namespace re_dms {
 namespace {
@@ -743,18 +743,13 @@ TEST(PipelineIntegrationTest, StreamReachesPostgresThroughS3) {
   absl::StatusOr<std::unique_ptr<testing::ScratchDatabase>> db =
       testing::ScratchDatabase::Create("pipeline");
   ASSERT_TRUE(db.ok()) << db.status();
-  const char* endpoint = std::getenv("RE_DMS_TEST_S3_ENDPOINT");
-  ASSERT_TRUE(endpoint != nullptr && *endpoint != '\0')
-      << "RE_DMS_TEST_S3_ENDPOINT is not set: run through ./scripts/test or start "
-         "scripts/services";
+  absl::StatusOr<std::string> endpoint = testing::TestS3Endpoint();
+  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
   S3ClientOptions s3_options;
-  s3_options.endpoint = endpoint;
-  s3_options.region = "us-east-1";
-  absl::StatusOr<std::unique_ptr<S3Client>> s3 =
-      S3Client::Create(s3_options, MakeStaticCredentialsProvider({"S3RVER", "S3RVER", "", {}}));
+  s3_options.endpoint = *endpoint;
+  absl::StatusOr<std::unique_ptr<S3Client>> s3 = testing::MakeTestS3Client(s3_options);
   ASSERT_TRUE(s3.ok()) << s3.status();
-  const std::string bucket =
-      absl::StrCat("re-dms-pipeline-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
+  const std::string bucket = testing::UniqueBucketName("re-dms-pipeline");
   absl::Status created = (*s3)->CreateBucket(bucket);
   ASSERT_TRUE(created.ok()) << created;
   std::unique_ptr<S3Uploader> uploader = MakeS3Uploader(s3->get(), {bucket, "pipeline", 4});
