@@ -397,6 +397,41 @@ TEST_F(BatcherTest, DeleteFirstTakesColumnsFromKeyColumns) {
   EXPECT_EQ(ready_[0].key_columns, std::vector<std::string>{"id"});
 }
 
+// A keyless table's old row omits NULL and dropped columns alike, and shows a
+// column added since the last insert: the catalog (here keys_, changed between
+// the records as DDL would change it) tells which.
+TEST_F(BatcherTest, KeylessDeleteAsksTheCatalogForTheColumns) {
+  struct Case {
+    std::string name;
+    std::vector<std::string> catalog;  // The table's columns when the delete is read.
+    std::vector<std::string> old_names;
+    std::vector<Val> old_values;
+    std::vector<std::string> expected;
+  };
+  const std::vector<Case> cases = {
+      {"column still there: it was NULL", {"a", "b"}, {"a", "b"}, {V("1"), kNul},
+       {"public.d#1 -('1',NULL) +{a,b}('1','x')('1','x')"}},
+      {"dropped then delete", {"a"}, {"a"}, {V("1")},
+       {"public.d#1 +{a,b}('1','x')('1','x')", "public.d#2 SCHEMA a:text", "public.d#3 -('1')"}},
+      {"added with a default then delete", {"a", "b", "c"}, {"a", "b", "c"}, {V("1"), V("x"), V("0")},
+       {"public.d#1 +{a,b}('1','x')('1','x')", "public.d#2 SCHEMA a:text,b:text,c:text",
+        "public.d#3 -('1','x','0')"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    keys_.Set("public", "d", TableKey{ReplicaIdentity::kFull, {}, Defs({"a", "b"})});
+    Make();
+    ready_.clear();
+    ASSERT_TRUE(Feed({s_.Begin(1), In(V("1"), V("x"), "d"), In(V("1"), V("x"), "d"), s_.Commit(1)})
+                    .ok());
+    keys_.Set("public", "d", TableKey{ReplicaIdentity::kFull, {}, Defs(c.catalog)});
+    Record del = s_.Change(RecordKind::kDelete, "d", c.old_names, c.old_values);
+    ASSERT_TRUE(Feed({s_.Begin(2), del, s_.Commit(2)}).ok());
+    ASSERT_TRUE(batcher_->FlushAll(&ready_).ok());
+    EXPECT_EQ(Render(ready_), c.expected);
+  }
+}
+
 TEST_F(BatcherTest, PositionIsTheLastCompletedCommit) {
   Make();
   ASSERT_TRUE(Feed({s_.Begin(10), I(1, V("a"), V("b")), s_.Commit(10, "2026-01-01 00:00:00+00"),

@@ -143,6 +143,9 @@ class ChangeBatcher::Table {
   const std::vector<ColumnDef>& columns() const { return columns_; }
 
   uint64_t touched_in = 0;  // Ordinal of the last transaction that changed it.
+  // Ordinal of the last transaction in which the catalog confirmed the
+  // columns of a keyless table's old row (see ChangeBatcher::ConfirmColumns).
+  uint64_t columns_confirmed_in = 0;
   // The last commit completed when the oldest buffered change arrived: every
   // change of the table up to it has been emitted. Meaningful while pending.
   SourcePosition pending_since;
@@ -167,6 +170,14 @@ class ChangeBatcher::Table {
     if (tuple.size() != columns_.size()) return false;
     for (size_t i = 0; i < tuple.size(); ++i) {
       if (tuple[i].name != columns_[i].name || tuple[i].type != columns_[i].type) return false;
+    }
+    return true;
+  }
+
+  bool SameColumns(const std::vector<ColumnDef>& columns) const {
+    if (columns.size() != columns_.size()) return false;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (columns[i].name != columns_[i].name || columns[i].type != columns_[i].type) return false;
     }
     return true;
   }
@@ -642,7 +653,12 @@ absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vecto
   if (record.kind == RecordKind::kDelete) {
     // A delete shows only the key (or the non-NULL old columns): too little
     // to learn the table's shape from, so the catalog's answer stands in.
-    if (table->columns_known()) return absl::OkStatus();
+    if (table->columns_known()) {
+      if (table->keyless() && !table->SameColumns(record.columns)) {
+        return ConfirmColumns(record, table, ready);
+      }
+      return absl::OkStatus();
+    }
     if (table->key().table_columns.empty()) {
       return absl::FailedPreconditionError(
           "the table's first change is a DELETE and its columns are unknown to KeyColumns");
@@ -659,12 +675,35 @@ absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vecto
   }
   if (!table->columns_known()) return table->Reshape(std::move(columns), table->key());
 
-  // The column set changed: rows buffered so far have the old shape.
-  if (table->has_pending()) Flush(table, /*busy=*/false, ready);
   keys_->Invalidate(record.table.schema, record.table.name);
   absl::StatusOr<TableKey> key = keys_->Lookup(record.table.schema, record.table.name);
   if (!key.ok()) return key.status();
-  absl::Status reshaped = table->Reshape(std::move(columns), *std::move(key));
+  return ChangeColumns(std::move(columns), *std::move(key), table, ready);
+}
+
+absl::Status ChangeBatcher::ConfirmColumns(const Record& record, Table* table,
+                                           std::vector<Batch>* ready) {
+  // One answer per transaction: the catalog describes the table as it is
+  // now, which is no closer to a later delete of the same transaction, and a
+  // bulk delete would otherwise ask once per row.
+  if (table->columns_confirmed_in == transaction_ordinal_) return absl::OkStatus();
+  table->columns_confirmed_in = transaction_ordinal_;
+  keys_->Invalidate(record.table.schema, record.table.name);
+  absl::StatusOr<TableKey> key = keys_->Lookup(record.table.schema, record.table.name);
+  if (!key.ok()) return key.status();
+  // No columns from the catalog: nothing contradicts the known ones.
+  if (key->table_columns.empty() || table->SameColumns(key->table_columns)) {
+    return absl::OkStatus();
+  }
+  std::vector<ColumnDef> columns = key->table_columns;
+  return ChangeColumns(std::move(columns), *std::move(key), table, ready);
+}
+
+absl::Status ChangeBatcher::ChangeColumns(std::vector<ColumnDef> columns, TableKey key,
+                                          Table* table, std::vector<Batch>* ready) {
+  // Rows buffered so far have the old shape.
+  if (table->has_pending()) Flush(table, /*busy=*/false, ready);
+  absl::Status reshaped = table->Reshape(std::move(columns), std::move(key));
   if (!reshaped.ok()) return reshaped;
   table->Push(table->NewBatch(Batch::Kind::kSchemaChange, position_), ready);
   return absl::OkStatus();

@@ -35,6 +35,15 @@
 // (names or types in an insert's or update's new tuple, which always lists
 // every column) flushes the buffered rows with the old columns, then yields a
 // kSchemaChange batch with the new ones, and asks KeyColumns again.
+// A keyless table's delete is the exception that needs the catalog: its old
+// row omits NULL and dropped columns alike, and may show a column added since
+// the last insert or update. When the old row does not show exactly the known
+// columns, KeyColumns is asked again (once per transaction); if its columns
+// differ, that is the same barrier, and the old row is read against them. A
+// known column the catalog still has was NULL. The catalog describes the
+// table as it is when asked, so a column dropped and re-added under the same
+// name and type before the delete is read looks like a NULL one. (An update's
+// new tuple already shows the current columns.)
 //
 // Flushing. A table's batch is emitted at a commit once it holds max_rows rows
 // or max_bytes bytes, by FlushExpired() once its oldest change is max_age old
@@ -155,6 +164,15 @@ class ChangeBatcher {
   // Learns the table's columns from an insert's or update's new row, emitting
   // the schema-change barrier when they changed.
   absl::Status Shape(const Record& record, Table* table, std::vector<Batch>* ready);
+  // A keyless table's delete whose old row does not show exactly the known
+  // columns: asks the catalog whether the missing ones are NULL or dropped
+  // (and whether an unknown one was added), emitting the schema-change
+  // barrier when its columns differ from the known ones.
+  absl::Status ConfirmColumns(const Record& record, Table* table, std::vector<Batch>* ready);
+  // The schema-change barrier: flushes the rows buffered with the old
+  // columns, then sets the new columns and key and emits kSchemaChange.
+  absl::Status ChangeColumns(std::vector<ColumnDef> columns, TableKey key, Table* table,
+                             std::vector<Batch>* ready);
   absl::Status ApplyToKeyed(const Record& record, Table* table, absl::Time now);
   absl::Status ApplyToMultiset(const Record& record, Table* table, absl::Time now);
   // Encodes an old row (NULL columns omitted) as a whole row of `table`.
