@@ -21,6 +21,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -28,6 +29,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "re_dms/compression.h"
@@ -263,6 +265,21 @@ class MemoryTarget {
   std::map<std::string, uint64_t> loaded_through() const {
     absl::MutexLock lock(&mutex_);
     return loaded_through_;
+  }
+  // Waits until every table of `commits` is loaded through its commit there;
+  // false if `timeout` passes first.
+  bool AwaitLoadedThrough(const std::map<std::string, uint64_t>& commits,
+                          absl::Duration timeout) const {
+    auto loaded = [&] {
+      mutex_.AssertReaderHeld();
+      for (const auto& [table, commit] : commits) {
+        auto it = loaded_through_.find(table);
+        if (it == loaded_through_.end() || it->second < commit) return false;
+      }
+      return true;
+    };
+    absl::MutexLock lock(&mutex_);
+    return mutex_.AwaitWithTimeout(absl::Condition(&loaded), timeout);
   }
   uint64_t batches() const {
     absl::MutexLock lock(&mutex_);
@@ -526,22 +543,89 @@ TEST_F(PipelineTest, ASlowTargetSlowsReading) {
 }
 
 TEST_F(PipelineTest, DurablePositionWaitsForEveryTable) {
-  // `b` loads slowly (gated per batch), `a` and `c` quickly: the position
-  // may not pass a commit whose `b` changes are not loaded. OnDurable checks
-  // that at every report.
-  StreamBuilder stream = RandomWorkload({"a", "b", "c"}, 120, 2);
-  options_.max_batches_in_flight = 8;
-  std::atomic<int> b_loads{0};
+  // `b`'s third batch is held in the target until `a` and `c` have loaded
+  // every commit, including the many after it that do not touch `b`. All
+  // that time the durable position must stay before the held batch's
+  // commit, and after the release reach the end.
+  constexpr int kCommits = 30;
+  constexpr uint64_t kHeldBatch = 3;
+  options_.batcher.max_rows = 1;  // One batch per table per commit.
+  // Room for all batches at once: were the window full of `b`'s waiting
+  // batches, reading would wait for `b` (as it should; see
+  // ASlowTargetSlowsReading) and `a` and `c` could never get ahead of it.
+  options_.max_batches_in_flight = 3 * kCommits;
+  const std::vector<Value>& values = HostileValues();
+  StreamBuilder stream;
+  uint64_t held_commit = 0;
+  uint64_t commit_before_held = 0;  // Of b's batch before the held one.
+  uint64_t b_batches = 0;
+  for (int i = 1; i <= kCommits; ++i) {
+    std::set<std::string> touched = {"a", "c"};
+    stream.Begin().Insert("a", i, values[i % values.size()]);
+    if (i % 2 == 0) {
+      stream.Insert("b", i, values[(i + 1) % values.size()]);
+      if (i % 6 == 0) stream.Update("b", i - 2, values[(i + 2) % values.size()]);
+      touched.insert("b");
+      if (++b_batches == kHeldBatch - 1) commit_before_held = i;
+      if (b_batches == kHeldBatch) held_commit = i;
+    }
+    if (i % 5 == 0) stream.Update("c", i - 2, values[(i + 3) % values.size()]).Delete("a", i - 3);
+    stream.Insert("c", i, values[(i + 4) % values.size()]).Commit();
+    absl::MutexLock lock(&durable_mutex_);
+    touched_[stream.commits()] = touched;
+  }
+  ASSERT_GT(commit_before_held, 0u);
+  ASSERT_LT(held_commit, static_cast<uint64_t>(kCommits));
+
+  // Safety timeouts only: the test is `small` (60 s in all).
+  constexpr absl::Duration kTimeout = absl::Seconds(15);
+  absl::Notification b_held;
+  absl::Notification release_b;
+  std::atomic<bool> hold_timed_out{false};
   target_.before_apply = [&](const StagedBatch& staged) {
-    if (staged.batch.table == "b") ++b_loads;
+    if (staged.batch.table == "b" && staged.batch.sequence == kHeldBatch) {
+      EXPECT_EQ(staged.batch.position.sequence, held_commit);
+      b_held.Notify();
+      if (!release_b.WaitForNotificationWithTimeout(kTimeout)) hold_timed_out = true;
+    }
     return absl::OkStatus();
   };
+  options_.on_durable = [&](const SourcePosition& position) {
+    OnDurable(position);
+    // Computed before this call; if `b` is still held, it was held then.
+    if (!release_b.HasBeenNotified()) {
+      EXPECT_LT(position.sequence, held_commit)
+          << "durable position reported while b's batch of commit " << held_commit
+          << " is held";
+    }
+  };
   std::unique_ptr<Pipeline> pipeline = MakePipeline();
+  ASSERT_NE(pipeline, nullptr);
   CountingSource source(Lines(stream.text()));
-  ASSERT_TRUE(pipeline->Run(&source).ok());
-  EXPECT_GT(b_loads.load(), 1);
-  EXPECT_GT(durable().size(), 2u) << "the position should advance during the run";
+  absl::Status run_status = absl::UnknownError("Run did not return");
+  std::thread runner([&] { run_status = pipeline->Run(&source); });
+
+  // Failures here are EXPECTs so that `b` is released and Run joined.
+  EXPECT_TRUE(b_held.WaitForNotificationWithTimeout(kTimeout)) << "b's batch never came to load";
+  EXPECT_TRUE(target_.AwaitLoadedThrough({{"a", kCommits}, {"c", kCommits}}, kTimeout))
+      << "a and c did not load past the held batch of b";
+  // `a` and `c` are loaded through commit kCommits - 1 at least (each
+  // table's batches load in order), `b` through the commit before
+  // `held_commit`: that commit is the newest durable one.
+  EXPECT_EQ(pipeline->stats().durable.sequence, held_commit - 1);
+  for (uint64_t position : durable()) {
+    EXPECT_LT(position, held_commit) << "reported while b's batch was held";
+  }
+  EXPECT_EQ(target_.loaded_through()["b"], commit_before_held);
+  release_b.Notify();
+  runner.join();
+
+  ASSERT_TRUE(run_status.ok()) << run_status;
+  EXPECT_FALSE(hold_timed_out) << "b's batch was never released";
+  ASSERT_FALSE(durable().empty());
   EXPECT_EQ(durable().back(), stream.commits());
+  EXPECT_EQ(pipeline->stats().durable.sequence, stream.commits());
+  EXPECT_EQ(target_.sequences()["b"].size(), kCommits / 2u);
   EXPECT_EQ(target_.tables(), stream.model());
 }
 
