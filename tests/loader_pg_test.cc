@@ -327,6 +327,34 @@ TEST_F(LoaderPgTest, KeylessDeletesRemoveExactlyAsManyRowsAsListed) {
                                                              {V("3"), V("c"), kNull}}));
 }
 
+// A column dropped at the source stays in the target (by default) with the
+// values it had: a keyless delete must match on the batch's columns only.
+TEST_F(LoaderPgTest, KeylessDeleteAfterDroppedColumnMatchesOnTheBatchColumns) {
+  Batch first = NewBatch(1);
+  first.key_columns.clear();
+  first.upserts.push_back(FullRows(first, {{V("1"), V("a"), V("n1")},
+                                           {V("1"), V("a"), V("n1")},
+                                           {V("1"), V("a"), V("n2")},
+                                           {V("2"), kNull, V("n3")}}));
+  ASSERT_TRUE(Apply(first).ok());
+  Batch change = NewBatch(2, Batch::Kind::kSchemaChange);
+  change.key_columns.clear();
+  change.columns = {{"id", "integer"}, {"name", "text"}};
+  ASSERT_TRUE(Apply(change).ok());
+
+  Batch second = NewBatch(3);
+  second.key_columns.clear();
+  second.columns = change.columns;
+  second.deletes = {{V("1"), V("a")}, {V("2"), kNull}};
+  ASSERT_TRUE(Apply(second).ok());
+
+  // Compared on the source's columns: which (1,'a') went is not observable there.
+  EXPECT_THAT(Rows("SELECT id::text AS k, name FROM app.items"),
+              UnorderedElementsAreArray(std::vector<TextRow>{{V("1"), V("a")}, {V("1"), V("a")}}));
+  EXPECT_THAT(Rows("SELECT count(*)::text FROM app.items WHERE note IS NOT NULL"),
+              ElementsAre(TextRow{V("2")}));
+}
+
 TEST_F(LoaderPgTest, ApplyingTheSameBatchTwiceChangesNothing) {
   Batch batch = NewBatch(1);
   batch.key_columns.clear();  // Keyless: a second insert would duplicate rows.
