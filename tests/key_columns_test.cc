@@ -5,6 +5,7 @@
 #include "re_dms/key_columns.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ class KeyColumnsTest : public ::testing::Test {
       CREATE TABLE deferred (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED, v text);
       ALTER TABLE nokey ADD COLUMN dropped int;
       ALTER TABLE nokey DROP COLUMN dropped;
+      CREATE TABLE defaults (id int);
+      INSERT INTO defaults VALUES (1);
+      ALTER TABLE defaults ADD COLUMN seven int DEFAULT 7;
+      ALTER TABLE defaults ADD COLUMN name text DEFAULT 'O''Brien';
+      ALTER TABLE defaults ADD COLUMN plain text;
     )sql")
                     .ok());
     absl::StatusOr<std::unique_ptr<PgKeyColumns>> keys = PgKeyColumns::Connect(db_->conninfo());
@@ -93,6 +99,15 @@ TEST_F(KeyColumnsTest, QuotedNames) {
   EXPECT_THAT(key.columns, ElementsAre("Id"));
   EXPECT_THAT(key.table_columns, ElementsAre(ColumnDef{"Id", "integer"},
                                              ColumnDef{"select", "timestamp with time zone"}));
+}
+
+TEST_F(KeyColumnsTest, ColumnsAddedWithADefaultReportTheValueOlderRowsShow) {
+  TableKey key = Lookup("public", "defaults");
+  ASSERT_EQ(key.table_columns.size(), 4u);
+  EXPECT_EQ(key.table_columns[0].existing_rows_value, std::nullopt);
+  EXPECT_EQ(key.table_columns[1].existing_rows_value, std::optional<std::string>("7"));
+  EXPECT_EQ(key.table_columns[2].existing_rows_value, std::optional<std::string>("O'Brien"));
+  EXPECT_EQ(key.table_columns[3].existing_rows_value, std::nullopt);
 }
 
 TEST_F(KeyColumnsTest, MissingTableIsNotFound) {

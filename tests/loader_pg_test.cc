@@ -13,12 +13,16 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "re_dms/change_batcher.h"
 #include "re_dms/csv_writer.h"
+#include "re_dms/key_columns.h"
+#include "re_dms/parser.h"
 #include "re_dms/redshift_loader.h"
 #include "re_dms/s3_client.h"
 #include "re_dms/s3_uploader.h"
 #include "lib/src/pg_connection.h"
 #include "tests/support/pg_scratch.h"
+#include "tests/support/pg_stream.h"
 #include "tests/tools/s3_scratch.h"
 
 namespace re_dms {
@@ -268,6 +272,67 @@ TEST_F(LoaderPgTest, AddedColumnsAddAndDroppedColumnsStayByDefault) {
   EXPECT_THAT(Rows("SELECT id::text AS k, name, note, price::text FROM app.items ORDER BY id"),
               ElementsAre(TextRow{V("1"), V("one"), V("n1"), kNull},
                           TextRow{V("2"), V("two"), kNull, V("12.50")}));
+}
+
+// PostgreSQL stores a non-volatile ADD COLUMN ... DEFAULT in attmissingval
+// and decodes no change for the rows that existed: the stream alone would
+// leave them NULL in the target while the source shows the default.
+TEST_F(LoaderPgTest, ColumnsAddedWithADefaultReachTheRowsThatExistedBefore) {
+  absl::StatusOr<std::unique_ptr<ScratchDatabase>> source = ScratchDatabase::Create("loader_src");
+  ASSERT_TRUE(source.ok()) << source.status();
+  ASSERT_TRUE((*source)->Exec("SET synchronous_commit = on").ok());
+  absl::StatusOr<std::string> stream = ::re_dms::testing::CaptureChanges(
+      **source, std::vector<std::string>{
+                    "CREATE TABLE keyed (id int PRIMARY KEY, a text)",
+                    "CREATE TABLE bag (v text)",
+                    "INSERT INTO keyed VALUES (1, 'one'), (2, NULL)",
+                    "INSERT INTO bag VALUES ('x'), ('x'), (NULL)",
+                    "ALTER TABLE keyed ADD COLUMN c int DEFAULT 0",
+                    "ALTER TABLE keyed ADD COLUMN d text DEFAULT 'x''y'",
+                    "ALTER TABLE bag ADD COLUMN c int DEFAULT 0",
+                    "ALTER TABLE bag ADD COLUMN d text DEFAULT 'x''y'",
+                    // Reveal the new columns to the stream.
+                    "INSERT INTO keyed VALUES (3, 'three', 5, NULL)",
+                    "INSERT INTO bag VALUES ('z', NULL, 'w')",
+                });
+  ASSERT_TRUE(stream.ok()) << stream.status();
+
+  absl::StatusOr<std::unique_ptr<PgKeyColumns>> keys =
+      PgKeyColumns::Connect((*source)->conninfo());
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  BatcherOptions batcher_options;
+  batcher_options.tables.include = {"public.*"};
+  absl::StatusOr<std::unique_ptr<ChangeBatcher>> batcher =
+      ChangeBatcher::Create(batcher_options, keys->get());
+  ASSERT_TRUE(batcher.ok()) << batcher.status();
+  Parser parser;
+  parser.Feed(*stream);
+  std::vector<Batch> ready;
+  Record record;
+  for (;;) {
+    absl::StatusOr<bool> got = parser.Next(&record);
+    ASSERT_TRUE(got.ok()) << got.status();
+    if (!*got) break;
+    absl::Status added = (*batcher)->Add(record, &ready);
+    ASSERT_TRUE(added.ok()) << added;
+  }
+  ASSERT_TRUE(parser.Finish().ok());
+  ASSERT_TRUE((*batcher)->FlushAll(&ready).ok());
+  for (const Batch& batch : ready) {
+    absl::Status applied = Apply(batch);
+    ASSERT_TRUE(applied.ok()) << applied;
+  }
+
+  for (const char* table : {"keyed", "bag"}) {
+    SCOPED_TRACE(table);
+    const std::string sql =
+        absl::StrCat("SELECT t::text FROM public.", table, " t ORDER BY t::text COLLATE \"C\"");
+    absl::StatusOr<std::vector<TextRow>> expected = (*source)->Query(sql);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    EXPECT_EQ(Rows(sql), *expected);
+  }
+  EXPECT_THAT(Rows("SELECT c::text, d FROM public.keyed WHERE id = 1"),
+              ElementsAre(TextRow{V("0"), V("x'y")}));
 }
 
 TEST_F(LoaderPgTest, ChangedColumnTypesFollowTheSource) {

@@ -177,6 +177,9 @@ TEST(MergeSqlGoldenTest, RedshiftSchemaEvolution) {
   batch.kind = Batch::Kind::kSchemaChange;
   batch.columns.pop_back();                           // `blob` dropped at the source.
   batch.columns.push_back({"Note \"quoted\"", "text"});  // A new column.
+  // New columns added with a default: the rows the target holds show it.
+  batch.columns.push_back({"region", "text", std::string("O'Brien \\ x")});
+  batch.columns.push_back({"rate", "numeric(10,2)", std::string("1.5")});
   absl::StatusOr<std::vector<Statement>> plan =
       PlanSchema(options, TargetDialect::kRedshift, batch, RedshiftOrders());
   ASSERT_TRUE(plan.ok()) << plan.status();

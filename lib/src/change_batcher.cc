@@ -158,7 +158,18 @@ class ChangeBatcher::Table {
   }
 
   // Sets the shape and the key; fails when a key column is not in the shape.
+  // A column the catalog's answer also has (same name and type) takes its
+  // existing_rows_value from there: the stream itself never shows the value
+  // rows older than an ADD COLUMN ... DEFAULT have.
   absl::Status Reshape(std::vector<ColumnDef> columns, TableKey key) {
+    for (ColumnDef& column : columns) {
+      for (const ColumnDef& catalog_column : key.table_columns) {
+        if (catalog_column == column) {
+          column.existing_rows_value = catalog_column.existing_rows_value;
+          break;
+        }
+      }
+    }
     columns_ = std::move(columns);
     columns_known_ = true;
     SetKey(std::move(key));

@@ -42,9 +42,14 @@ constexpr char kKeySql[] =
     "AND CASE WHEN $2 = 'i' THEN i.indisreplident ELSE i.indisprimary END "
     "ORDER BY k.ord";
 // format_type(oid, NULL) is format_type_be(), the function test_decoding
-// prints column types with.
+// prints column types with. attmissingval is the value rows older than an
+// ADD COLUMN ... DEFAULT show (https://www.postgresql.org/docs/15/catalog-pg-attribute.html:
+// a one-element array, meaningful only when atthasmissing); its element's
+// text output is the column type's, as test_decoding prints values.
 constexpr char kColumnsSql[] =
-    "SELECT attname, pg_catalog.format_type(atttypid, NULL) FROM pg_catalog.pg_attribute "
+    "SELECT attname, pg_catalog.format_type(atttypid, NULL), "
+    "CASE WHEN atthasmissing THEN (attmissingval::text::text[])[1] END "
+    "FROM pg_catalog.pg_attribute "
     "WHERE attrelid = $1::pg_catalog.oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum";
 
 }  // namespace
@@ -175,8 +180,11 @@ absl::StatusOr<TableKey> PgKeyColumns::Query(absl::string_view schema, absl::str
   absl::StatusOr<Result> columns = connection_->Run(kColumnsSql, {&oid}, name);
   if (!columns.ok()) return columns.status();
   for (int row = 0; row < PQntuples(columns->get()); ++row) {
-    key.table_columns.push_back(
-        ColumnDef{PQgetvalue(columns->get(), row, 0), PQgetvalue(columns->get(), row, 1)});
+    ColumnDef column{PQgetvalue(columns->get(), row, 0), PQgetvalue(columns->get(), row, 1)};
+    if (!PQgetisnull(columns->get(), row, 2)) {
+      column.existing_rows_value = PQgetvalue(columns->get(), row, 2);
+    }
+    key.table_columns.push_back(std::move(column));
   }
   return key;
 }

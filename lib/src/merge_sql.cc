@@ -335,10 +335,30 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
   }
   for (const ColumnDef& column : batch.columns) {
     if (FindColumn(*existing, column.name) != nullptr) continue;
-    statements.push_back(Make(
-        Statement::Kind::kSchema,
-        absl::StrCat("ALTER TABLE ", target, " ADD COLUMN ", QuoteIdentifier(column.name), " ",
-                     TargetTypeFor(options, dialect, column.type))));
+    const std::string type = TargetTypeFor(options, dialect, column.type);
+    statements.push_back(Make(Statement::Kind::kSchema,
+                              absl::StrCat("ALTER TABLE ", target, " ADD COLUMN ",
+                                           QuoteIdentifier(column.name), " ", type)));
+    if (!column.existing_rows_value.has_value()) continue;
+    // Every row the target holds now predates the column: this batch's own
+    // rows are merged after the schema statements, in the same transaction.
+    // They show the source's attmissingval, formatted as CsvWriter formats
+    // the column's values for this dialect and cast like COPY loads them.
+    std::string value = *column.existing_rows_value;
+    const RedshiftValueFormatter formatter(options.type_mapping);
+    if (IsRedshift(dialect) && formatter.Formats(column)) {
+      value.clear();
+      absl::Status formatted = formatter.Format(column, *column.existing_rows_value, &value);
+      if (!formatted.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "table ", target, " column ", QuoteIdentifier(column.name),
+            ": the value rows older than the added column show: ", formatted.message()));
+      }
+    }
+    statements.push_back(Make(Statement::Kind::kUpdate,
+                              absl::StrCat("UPDATE ", target, " SET ", QuoteIdentifier(column.name),
+                                           " = CAST(", QuoteLiteral(dialect, value), " AS ",
+                                           type, ")")));
   }
   if (batch.kind == Batch::Kind::kSchemaChange && !IsRedshift(dialect)) {
     // A source column whose type changed (ALTER COLUMN TYPE at the source):

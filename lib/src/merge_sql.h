@@ -88,7 +88,10 @@ absl::string_view StatementKindName(Statement::Kind kind);
 
 // DDL to run before the merge so the target holds every column of the batch:
 // CREATE SCHEMA/TABLE when `existing` is nullopt (table missing), else ADD
-// COLUMN for new columns; for a kSchemaChange batch, on PostgreSQL, ALTER
+// COLUMN for new columns, each followed, when the column has an
+// existing_rows_value, by an UPDATE that gives every row the target already
+// holds that value (the batch's own rows are merged later); for a
+// kSchemaChange batch, on PostgreSQL, ALTER
 // COLUMN TYPE for columns whose source type changed and, with
 // drop_removed_columns, DROP COLUMN for columns the source no longer has.
 absl::StatusOr<std::vector<Statement>> PlanSchema(

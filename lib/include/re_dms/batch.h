@@ -31,7 +31,15 @@ struct SourcePosition {
 struct ColumnDef {
   std::string name;  // Unquoted.
   std::string type;  // As test_decoding printed it, e.g. `character varying`.
+  // The value, in PostgreSQL's text form, that rows which existed before the
+  // column was added show for it (PostgreSQL 11+ stores a non-volatile ADD
+  // COLUMN ... DEFAULT in pg_attribute.attmissingval instead of rewriting
+  // the table, so the stream carries no change for those rows). nullopt: none
+  // known, such rows show NULL. From the source catalog; the loader writes it
+  // into the target's existing rows when it adds the column.
+  std::optional<std::string> existing_rows_value = std::nullopt;
 
+  // Name and type only: a default does not change the column set.
   friend bool operator==(const ColumnDef& a, const ColumnDef& b) {
     return a.name == b.name && a.type == b.type;
   }

@@ -46,9 +46,10 @@ struct TableKey {
   // Names of the identifying columns, in index order. Empty: no key.
   std::vector<std::string> columns;
   // Every live column of the table in attnum order, typed as format_type()
-  // prints it (which is what test_decoding prints). The batcher uses it only
-  // for a table whose first change in the stream is a delete, which shows too
-  // few columns to know the table's shape.
+  // prints it (which is what test_decoding prints), with the value rows older
+  // than the column show for it (ColumnDef::existing_rows_value, from
+  // pg_attribute.attmissingval). The batcher uses it when a change shows too
+  // few columns to know the table's shape and when the shape changes.
   std::vector<ColumnDef> table_columns;
 };
 
