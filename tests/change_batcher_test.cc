@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -387,6 +388,26 @@ TEST_F(BatcherTest, ColumnSetChangeIsABarrier) {
   ASSERT_TRUE(batcher_->FlushAll(&ready_).ok());
   EXPECT_EQ(Render(ready_), std::vector<std::string>{"public.t#6 -('3')"});
   EXPECT_EQ(ready_[0].columns.size(), 4u);
+}
+
+// ALTER TABLE t ADD COLUMN c text DEFAULT 'O''Brien': the stream shows c
+// only on later rows; the schema change carries what older rows show.
+TEST_F(BatcherTest, SchemaChangeCarriesTheValueRowsOlderThanAnAddedColumnShow) {
+  Make();
+  ASSERT_TRUE(Feed({s_.Begin(1), I(1, V("a"), V("b")), s_.Commit(1)}).ok());
+  std::vector<ColumnDef> now = Defs({"id", "a", "b", "c"});
+  now[3].existing_rows_value = "O'Brien";
+  keys_.Set("public", "t", TableKey{ReplicaIdentity::kDefault, {"id"}, now});
+  Record added = s_.Change(RecordKind::kInsert, "t", {"id", "a", "b", "c"},
+                           {V("2"), V("x"), V("y"), V("z")});
+  ASSERT_TRUE(Feed({s_.Begin(2), added, s_.Commit(2)}).ok());
+  ASSERT_TRUE(batcher_->FlushAll(&ready_).ok());
+  ASSERT_EQ(Render(ready_),
+            (std::vector<std::string>{"public.t#1 +{id,a,b}('1','a','b')",
+                                      "public.t#2 SCHEMA id:integer,a:text,b:text,c:text",
+                                      "public.t#3 +{id,a,b,c}('2','x','y','z')"}));
+  EXPECT_EQ(ready_[1].columns[3].existing_rows_value, std::optional<std::string>("O'Brien"));
+  EXPECT_EQ(ready_[1].columns[0].existing_rows_value, std::nullopt);
 }
 
 TEST_F(BatcherTest, DeleteFirstTakesColumnsFromKeyColumns) {
