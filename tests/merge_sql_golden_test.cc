@@ -180,6 +180,8 @@ TEST(MergeSqlGoldenTest, RedshiftSchemaEvolution) {
   // New columns added with a default: the rows the target holds show it.
   batch.columns.push_back({"region", "text", std::string("O'Brien \\ x")});
   batch.columns.push_back({"rate", "numeric(10,2)", std::string("1.5")});
+  batch.columns.push_back({"sig", "bytea", std::string("\\x0aff")});
+  batch.columns.push_back({"meta", "jsonb", std::string("{\"k\": [1, \"x\"]}")});
   absl::StatusOr<std::vector<Statement>> plan =
       PlanSchema(options, TargetDialect::kRedshift, batch, RedshiftOrders());
   ASSERT_TRUE(plan.ok()) << plan.status();

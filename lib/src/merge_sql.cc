@@ -67,6 +67,30 @@ std::string Comparable(TargetDialect dialect, absl::string_view type, absl::stri
   return std::string(expr);
 }
 
+// `text`, formatted as CsvWriter writes values of `column`, as a constant of
+// the target type `type` holding what COPY loads from that text. A plain CAST
+// does that except on Redshift for VARBYTE, where it would take the text's
+// UTF-8 bytes rather than decode the hex ("TO_VARBYTE function"), and SUPER,
+// where it would make a string scalar rather than parse the JSON
+// ("JSON_PARSE function"; COPY from CSV parses SUPER values as JSON: "Using
+// COPY to load data into SUPER columns").
+std::string TypedConstant(const RedshiftLoaderOptions& options, TargetDialect dialect,
+                          const ColumnDef& column, absl::string_view type,
+                          absl::string_view text) {
+  const std::string literal = QuoteLiteral(dialect, text);
+  if (IsRedshift(dialect)) {
+    switch (RedshiftTypeFor(column.type, options.type_mapping).family) {
+      case RedshiftType::Family::kVarbyte:
+        return absl::StrCat("TO_VARBYTE(", literal, ", 'hex')");
+      case RedshiftType::Family::kSuper:
+        return absl::StrCat("JSON_PARSE(", literal, ")");
+      default:
+        break;
+    }
+  }
+  return absl::StrCat("CAST(", literal, " AS ", type, ")");
+}
+
 std::string NullSafeEqual(absl::string_view left, absl::string_view right) {
   return absl::StrCat("(", left, " = ", right, " OR (", left, " IS NULL AND ", right,
                       " IS NULL))");
@@ -357,8 +381,8 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
     }
     statements.push_back(Make(Statement::Kind::kUpdate,
                               absl::StrCat("UPDATE ", target, " SET ", QuoteIdentifier(column.name),
-                                           " = CAST(", QuoteLiteral(dialect, value), " AS ",
-                                           type, ")")));
+                                           " = ", TypedConstant(options, dialect, column, type,
+                                                                value))));
   }
   if (batch.kind == Batch::Kind::kSchemaChange && !IsRedshift(dialect)) {
     // A source column whose type changed (ALTER COLUMN TYPE at the source):
