@@ -22,14 +22,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "benchmarks/bench_stream.h"
 #include "re_dms/change_batcher.h"
 #include "re_dms/csv_writer.h"
 #include "re_dms/key_columns.h"
@@ -192,36 +191,20 @@ void BM_BatchSynthetic(benchmark::State& state) {
 }
 BENCHMARK(BM_BatchSynthetic)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime();
 
-const std::string* CapturedStream() {
-  static const std::string* stream = []() -> const std::string* {
-    const char* path = std::getenv("RE_DMS_BENCH_STREAM");
-    if (path == nullptr || *path == '\0') return nullptr;
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    return new std::string(text.str());
-  }();
-  return stream;
-}
-
 // Parses and batches the captured stream; with a writer, also writes every
 // batch as CSV (the files are removed again, so the spool stays small).
 void RunCapturedStream(benchmark::State& state, const CsvWriter* writer) {
-  const std::string* stream = CapturedStream();
-  if (stream == nullptr || stream->empty()) {
-    state.SkipWithError("RE_DMS_BENCH_STREAM is not set or empty (scripts/make-bench-stream)");
+  absl::StatusOr<const std::string*> stream = CapturedBenchStream();
+  if (!stream.ok()) {
+    state.SkipWithError(std::string(stream.status().message()).c_str());
     return;
   }
-  constexpr size_t kChunk = 64 << 10;
   int64_t records = 0;
-  auto write = [&](std::vector<Batch>* ready) -> bool {
+  auto write = [&](std::vector<Batch>* ready) -> absl::Status {
     if (writer != nullptr) {
       for (const Batch& batch : *ready) {
         absl::StatusOr<StagedBatch> staged = writer->Write(batch);
-        if (!staged.ok()) {
-          state.SkipWithError(std::string(staged.status().message()).c_str());
-          return false;
-        }
+        if (!staged.ok()) return staged.status();
         for (const StagedFile& file : staged->files) {
           for (const std::string& path : file.local_paths) std::remove(path.c_str());
           std::remove(file.local_manifest_path.c_str());
@@ -229,38 +212,24 @@ void RunCapturedStream(benchmark::State& state, const CsvWriter* writer) {
       }
     }
     ready->clear();
-    return true;
+    return absl::OkStatus();
   };
   for (auto _ : state) {
-    Parser parser;
-    Record record;
     std::unique_ptr<ChangeBatcher> batcher = NewBatcher();
     std::vector<Batch> ready;
-    for (size_t at = 0; at < stream->size(); at += kChunk) {
-      parser.Feed(absl::string_view(*stream).substr(at, kChunk));
-      for (;;) {
-        absl::StatusOr<bool> got = parser.Next(&record);
-        if (!got.ok()) {
-          state.SkipWithError(std::string(got.status().message()).c_str());
-          return;
-        }
-        if (!*got) break;
-        ++records;
-        absl::Status added = batcher->Add(record, &ready);
-        if (!added.ok()) {
-          state.SkipWithError(std::string(added.message()).c_str());
-          return;
-        }
-        if (!write(&ready)) return;
-      }
-    }
-    if (!parser.Finish().ok() || !batcher->FlushAll(&ready).ok()) {
-      state.SkipWithError("stream did not end cleanly");
+    absl::Status done = ForEachRecord(**stream, 64 << 10, [&](const Record& record) {
+      ++records;
+      absl::Status added = batcher->Add(record, &ready);
+      return added.ok() ? write(&ready) : added;
+    });
+    if (done.ok()) done = batcher->FlushAll(&ready);
+    if (done.ok()) done = write(&ready);
+    if (!done.ok()) {
+      state.SkipWithError(std::string(done.message()).c_str());
       return;
     }
-    if (!write(&ready)) return;
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * stream->size()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * (*stream)->size()));
   state.SetItemsProcessed(records);
 }
 
