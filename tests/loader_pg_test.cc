@@ -20,7 +20,7 @@
 #include "re_dms/redshift_loader.h"
 #include "re_dms/s3_client.h"
 #include "re_dms/s3_uploader.h"
-#include "lib/src/pg_connection.h"
+#include "lib/src/load/pg_connection.h"
 #include "tests/support/pg_scratch.h"
 #include "tests/support/pg_stream.h"
 #include "tests/tools/s3_scratch.h"

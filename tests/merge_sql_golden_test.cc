@@ -5,7 +5,7 @@
 // To regenerate after an intended change, run the test binary with
 // RE_DMS_GOLDEN_DIR=<repo>/tests/testdata/golden and review the diff.
 
-#include "lib/src/merge_sql.h"
+#include "lib/src/load/merge_sql.h"
 
 #include <cstdlib>
 #include <fstream>

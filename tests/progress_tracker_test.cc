@@ -2,7 +2,7 @@
 // yet loaded -- the undispatched floor and every batch in flight -- and is
 // reported once per advance, never backwards.
 
-#include "lib/src/progress_tracker.h"
+#include "lib/src/pipeline/progress_tracker.h"
 
 #include <algorithm>
 #include <random>

@@ -24,7 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lib/src/hashing.h"
+#include "lib/src/aws/hashing.h"
 
 namespace re_dms {
 namespace {

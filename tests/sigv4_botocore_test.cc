@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "lib/src/hashing.h"
-#include "lib/src/uri_encode.h"
+#include "lib/src/aws/hashing.h"
+#include "lib/src/aws/uri_encode.h"
 #include "nlohmann/json.hpp"
 #include "re_dms/sigv4.h"
 

@@ -19,7 +19,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lib/src/hashing.h"
+#include "lib/src/aws/hashing.h"
 #include "nlohmann/json.hpp"
 
 namespace re_dms {

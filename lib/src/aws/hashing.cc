@@ -1,4 +1,4 @@
-#include "lib/src/hashing.h"
+#include "lib/src/aws/hashing.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -1,4 +1,4 @@
-#include "lib/src/http.h"
+#include "lib/src/aws/http.h"
 
 #include <curl/curl.h>
 #include <unistd.h>

@@ -20,10 +20,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
-#include "lib/src/hashing.h"
-#include "lib/src/http.h"
-#include "lib/src/s3_xml.h"
-#include "lib/src/uri_encode.h"
+#include "lib/src/aws/hashing.h"
+#include "lib/src/aws/http.h"
+#include "lib/src/aws/s3_xml.h"
+#include "lib/src/aws/uri_encode.h"
 #include "re_dms/sigv4.h"
 
 namespace re_dms {

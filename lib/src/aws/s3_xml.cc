@@ -1,4 +1,4 @@
-#include "lib/src/s3_xml.h"
+#include "lib/src/aws/s3_xml.h"
 
 #include <cstdlib>
 

@@ -7,8 +7,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "lib/src/hashing.h"
-#include "lib/src/uri_encode.h"
+#include "lib/src/aws/hashing.h"
+#include "lib/src/aws/uri_encode.h"
 
 namespace re_dms {
 namespace {

@@ -1,4 +1,4 @@
-#include "lib/src/uri_encode.h"
+#include "lib/src/aws/uri_encode.h"
 
 namespace re_dms {
 namespace {

@@ -1,4 +1,4 @@
-#include "lib/src/merge_sql.h"
+#include "lib/src/load/merge_sql.h"
 
 #include <algorithm>
 #include <set>

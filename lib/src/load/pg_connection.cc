@@ -1,4 +1,4 @@
-#include "lib/src/pg_connection.h"
+#include "lib/src/load/pg_connection.h"
 
 #include <postgresql/libpq-fe.h>
 

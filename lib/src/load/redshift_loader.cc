@@ -9,8 +9,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "lib/src/merge_sql.h"
-#include "lib/src/pg_connection.h"
+#include "lib/src/load/merge_sql.h"
+#include "lib/src/load/pg_connection.h"
 
 namespace re_dms {
 namespace {

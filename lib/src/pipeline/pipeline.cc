@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "lib/src/progress_tracker.h"
+#include "lib/src/pipeline/progress_tracker.h"
 
 namespace re_dms {
 namespace {

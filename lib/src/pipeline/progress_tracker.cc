@@ -1,4 +1,4 @@
-#include "lib/src/progress_tracker.h"
+#include "lib/src/pipeline/progress_tracker.h"
 
 namespace re_dms {
 
