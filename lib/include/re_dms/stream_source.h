@@ -5,7 +5,9 @@
 #define RE_DMS_STREAM_SOURCE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -22,6 +24,36 @@ class StreamSource {
   // expired batches and notice stop requests while the source is idle; false
   // at the end of the stream.
   virtual absl::StatusOr<bool> Read(std::string* chunk) = 0;
+
+  // Sources that know WAL positions (a replication connection) override the
+  // rest; a pipe knows none. Such a source returns whole records from Read(),
+  // never part of one.
+
+  // The end LSN of the commit whose kCommit record starts at stream byte
+  // `offset` (Record::offset); nullopt when the source does not know LSNs.
+  // Called by the reading thread once per commit, in stream order.
+  virtual std::optional<uint64_t> CommitLsn(uint64_t offset) {
+    (void)offset;
+    return std::nullopt;
+  }
+
+  // Every commit before this WAL position has been returned by Read() (the
+  // server's WAL end once nothing received is unread); nullopt when unknown.
+  // A reader with nothing pending may acknowledge it: a quiet database on a
+  // busy cluster then does not make its slot retain WAL.
+  virtual std::optional<uint64_t> ReadThrough() { return std::nullopt; }
+
+  // How many times the stream restarted (a reconnect). After a restart the
+  // source resends from its last acknowledged position: a transaction left
+  // open by the restart comes again from its BEGIN, and commits already
+  // returned may come again. Readers drop the open transaction and skip
+  // commits they have seen (by LSN).
+  virtual uint64_t restarts() const { return 0; }
+
+  // Everything up to and including `lsn` is applied to the target: a source
+  // that can acknowledges it to the server (never more). Called with
+  // increasing LSNs, from any thread.
+  virtual void Acknowledge(uint64_t lsn) { (void)lsn; }
 };
 
 // Reads file descriptor `fd` (not owned, not closed) in chunks of up to
