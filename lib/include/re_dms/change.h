@@ -77,6 +77,11 @@ struct Record {
   // kCommit (and kTwoPhase/kStream): the `(at ...)` text of include-timestamp,
   // verbatim, e.g. `2017-05-10 12:07:21.272494-04`; empty when absent.
   absl::string_view commit_time;
+  // kBegin/kCommit: the end LSN of the transaction's commit record, when the
+  // source knows LSNs (a replication connection; test_decoding's text does not
+  // carry them). The Pipeline sets it on both, since it reads a transaction up
+  // to its commit before the ChangeBatcher sees the transaction's BEGIN.
+  std::optional<uint64_t> lsn;
 
   // kInsert/kUpdate/kDelete: the table. kTruncate: `truncated` instead.
   TableRef table;

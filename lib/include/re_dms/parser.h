@@ -60,6 +60,11 @@ struct ParserOptions {
   // instead of buffering without limit. PostgreSQL's own limit on a message is
   // 1 GB, so the default admits any message the server can send.
   size_t max_record_bytes = size_t{1} << 30;
+  // Where the input starts in the stream, for records' offsets and lines and
+  // for errors: a parser that reads back part of a stream names positions in
+  // the whole.
+  uint64_t first_offset = 0;
+  uint64_t first_line = 1;
 };
 
 class ColumnHeaderCache;  // Internal to the parser.
@@ -89,6 +94,12 @@ class Parser {
   // the parser's error when it has failed.
   absl::Status Finish();
 
+  // The bytes of the record Next() returned last, with the '\n' after it;
+  // valid until the next Feed() or Next().
+  absl::string_view last_record_text() const {
+    return absl::string_view(buffer_).substr(last_record_start_, pos_ - last_record_start_);
+  }
+
   // Bytes of the stream returned as records so far.
   uint64_t bytes_consumed() const { return base_offset_ + pos_; }
 
@@ -100,9 +111,10 @@ class Parser {
 
   ParserOptions options_;
   std::string buffer_;
-  size_t pos_ = 0;             // Start of the unread part of buffer_.
-  uint64_t base_offset_ = 0;   // Stream offset of buffer_[0].
-  uint64_t line_ = 1;          // Line of buffer_[pos_].
+  size_t pos_ = 0;                // Start of the unread part of buffer_.
+  size_t last_record_start_ = 0;  // Where the record Next() returned last began.
+  uint64_t base_offset_ = 0;      // Stream offset of buffer_[0].
+  uint64_t line_ = 1;             // Line of buffer_[pos_].
   // buffer_.size() when Next() last found the pending record incomplete: no
   // need to rescan until more bytes arrive.
   size_t incomplete_at_size_ = 0;

@@ -30,6 +30,7 @@ void Record::Clear() {
   kind = RecordKind::kBegin;
   xid.reset();
   commit_time = {};
+  lsn.reset();
   table = {};
   columns.clear();
   old_key.clear();

@@ -423,7 +423,8 @@ class RecordScanner {
   Scan ScanMessageOf(RecordKind kind) {
     record_->kind = kind;
     const char* start = p_;
-    RE_DMS_SCAN_OR_RETURN(Expect(kind == RecordKind::kStream ? "streaming message: " : "message: "));
+    RE_DMS_SCAN_OR_RETURN(
+        Expect(kind == RecordKind::kStream ? "streaming message: " : "message: "));
     RE_DMS_SCAN_OR_RETURN(Expect("transactional: "));
     if (p_ == end_) return Scan::kMore;
     if (*p_ != '0' && *p_ != '1') return Fail(p_, "expected 0 or 1 after \"transactional: \"");
@@ -434,8 +435,8 @@ class RecordScanner {
     static constexpr absl::string_view kSize = ", sz: ";
     static constexpr absl::string_view kContent = " content:";
     for (const char* search = prefix;;) {
-      const char* candidate = static_cast<const char*>(
-          memmem(search, end_ - search, kSize.data(), kSize.size()));
+      const char* candidate =
+          static_cast<const char*>(memmem(search, end_ - search, kSize.data(), kSize.size()));
       if (candidate == nullptr) return Scan::kMore;
       search = candidate + 1;
       p_ = candidate + kSize.size();
@@ -672,6 +673,8 @@ constexpr size_t kNotIncomplete = std::numeric_limits<size_t>::max();
 
 Parser::Parser(ParserOptions options)
     : options_(options),
+      base_offset_(options.first_offset),
+      line_(options.first_line),
       incomplete_at_size_(kNotIncomplete),
       headers_(std::make_unique<ColumnHeaderCache>()) {}
 
@@ -681,6 +684,7 @@ void Parser::Compact() {
   buffer_.erase(0, pos_);
   base_offset_ += pos_;
   pos_ = 0;
+  last_record_start_ = 0;
   incomplete_at_size_ = kNotIncomplete;
 }
 
@@ -703,11 +707,11 @@ absl::Status Parser::ScanRecord(Record* record, bool* complete, size_t* record_e
   std::string table;
   const TableRef& named = record->truncated.empty() ? record->table : record->truncated.front();
   if (!named.name.empty()) table = absl::StrCat(", table ", named.schema, ".", named.name);
-  return absl::InvalidArgumentError(absl::StrCat(
-      "test_decoding stream: ", scanner.error(), " at byte offset ",
-      base_offset_ + static_cast<uint64_t>(at - buffer_.data()), ", line ",
-      line_ + CountNewlines(begin, at), table, " (record at byte offset ", base_offset_ + pos_,
-      ", line ", line_, "): near ", Excerpt(begin, end, at)));
+  return absl::InvalidArgumentError(
+      absl::StrCat("test_decoding stream: ", scanner.error(), " at byte offset ",
+                   base_offset_ + static_cast<uint64_t>(at - buffer_.data()), ", line ",
+                   line_ + CountNewlines(begin, at), table, " (record at byte offset ",
+                   base_offset_ + pos_, ", line ", line_, "): near ", Excerpt(begin, end, at)));
 }
 
 absl::StatusOr<bool> Parser::Next(Record* record) {
@@ -722,10 +726,9 @@ absl::StatusOr<bool> Parser::Next(Record* record) {
     incomplete_at_size_ = buffer_.size();
     if (buffer_.size() - pos_ > options_.max_record_bytes) {
       error_ = absl::ResourceExhaustedError(absl::StrCat(
-          "test_decoding stream: the record at byte offset ", base_offset_ + pos_, ", line ",
-          line_, " exceeds ", options_.max_record_bytes, " bytes without ending: near ",
-          Excerpt(buffer_.data() + pos_, buffer_.data() + buffer_.size(),
-                  buffer_.data() + pos_)));
+          "test_decoding stream: the record at byte offset ", base_offset_ + pos_, ", line ", line_,
+          " exceeds ", options_.max_record_bytes, " bytes without ending: near ",
+          Excerpt(buffer_.data() + pos_, buffer_.data() + buffer_.size(), buffer_.data() + pos_)));
       return error_;
     }
     return false;
@@ -733,6 +736,7 @@ absl::StatusOr<bool> Parser::Next(Record* record) {
   record->offset = base_offset_ + pos_;
   record->line = line_;
   line_ += CountNewlines(buffer_.data() + pos_, buffer_.data() + record_end);
+  last_record_start_ = pos_;
   pos_ = record_end;
   incomplete_at_size_ = kNotIncomplete;
   return true;
@@ -754,8 +758,8 @@ absl::Status Parser::Finish() {
   const char* begin = buffer_.data() + pos_;
   error_ = absl::DataLossError(absl::StrCat(
       "test_decoding stream ended inside a record: ", buffer_.size() - pos_,
-      " bytes from byte offset ", base_offset_ + pos_, ", line ", line_,
-      " never completed: near ", Excerpt(begin, buffer_.data() + buffer_.size(), begin)));
+      " bytes from byte offset ", base_offset_ + pos_, ", line ", line_, " never completed: near ",
+      Excerpt(begin, buffer_.data() + buffer_.size(), begin)));
   return error_;
 }
 
