@@ -108,7 +108,8 @@ class Stream {
   }
   Record Truncate(std::vector<std::string> tables, bool restart_seqs = false) {
     Record record = Next(RecordKind::kTruncate);
-    for (std::string& table : tables) record.truncated.push_back({"public", Keep(std::move(table))});
+    for (std::string& table : tables)
+      record.truncated.push_back({"public", Keep(std::move(table))});
     record.restart_seqs = restart_seqs;
     return record;
   }
@@ -197,8 +198,8 @@ class BatcherTest : public ::testing::Test {
   }
   // Update changing the key from old_id (old-key shows the key only).
   Record K(int old_id, int id, Val a, Val b) {
-    return s_.Change(RecordKind::kUpdate, "t", {"id", "a", "b"}, {V(absl::StrCat(id)), a, b}, {"id"},
-                     {V(absl::StrCat(old_id))});
+    return s_.Change(RecordKind::kUpdate, "t", {"id", "a", "b"}, {V(absl::StrCat(id)), a, b},
+                     {"id"}, {V(absl::StrCat(old_id))});
   }
   Record D(int id, std::string table = "t") {
     return s_.Change(RecordKind::kDelete, table, {"id"}, {V(absl::StrCat(id))});
@@ -231,50 +232,77 @@ TEST_F(BatcherTest, MergeRulesOfKeyedTable) {
   const std::string full = "+{id,a,b}";
   std::vector<Case> cases = {
       {"insert", {I(1, x, y)}, {"public.t#1 " + full + "('1','x','y')"}},
-      {"insert keeps NULL and empty apart", {I(1, kNul, V(""))}, {"public.t#1 " + full + "('1',NULL,'')"}},
-      {"insert+update = insert of the new row", {I(1, x, y), U(1, V("x2"), kNul)},
+      {"insert keeps NULL and empty apart",
+       {I(1, kNul, V(""))},
+       {"public.t#1 " + full + "('1',NULL,'')"}},
+      {"insert+update = insert of the new row",
+       {I(1, x, y), U(1, V("x2"), kNul)},
        {"public.t#1 " + full + "('1','x2',NULL)"}},
-      {"insert+delete = nothing", {I(1, x, y), D(1)}, {}},
-      {"update+update = last update", {U(1, x, y), U(1, V("x2"), V("y2"))},
+      // Replay safety: a delete is never dropped, even of a row the batch
+      // inserted, since a replayed insert may have put it in the target.
+      {"insert+delete = delete", {I(1, x, y), D(1)}, {"public.t#1 -('1')"}},
+      {"update+update = last update",
+       {U(1, x, y), U(1, V("x2"), V("y2"))},
        {"public.t#1 " + full + "('1','x2','y2')"}},
       {"update+delete = delete", {U(1, x, y), D(1)}, {"public.t#1 -('1')"}},
-      {"delete+insert = the inserted row", {D(1), I(1, x, y)}, {"public.t#1 " + full + "('1','x','y')"}},
-      {"delete+insert+delete = delete", {D(1), I(1, x, y), D(1)}, {"public.t#1 -('1')"}},
-      {"insert+delete+insert = insert", {I(1, x, y), D(1), I(1, y, x)},
-       {"public.t#1 " + full + "('1','y','x')"}},
-      {"key change = delete old + new row", {K(1, 2, x, y)}, {"public.t#1 -('1') " + full + "('2','x','y')"}},
-      {"key change of a row inserted in the batch", {I(1, x, y), K(1, 2, x, V("y2"))},
-       {"public.t#1 " + full + "('2','x','y2')"}},
-      {"key reused after a key change", {K(1, 2, x, y), K(3, 1, y, x)},
-       {"public.t#1 -('3') " + full + "('1','y','x')('2','x','y')"}},
-      {"key changed back", {K(1, 2, x, y), K(2, 1, y, y)}, {"public.t#1 " + full + "('1','y','y')"}},
-      {"unchanged TOAST stays out of the row", {U(1, x, kToast)}, {"public.t#1 +{id,a}('1','x')"}},
-      {"unchanged TOAST filled from the insert", {I(1, x, big), U(1, V("x2"), kToast)},
-       {"public.t#1 " + full + "('1','x2','" + big.text + "')"}},
-      {"unchanged TOAST filled from an earlier update", {U(1, x, big), U(1, kNul, kToast)},
-       {"public.t#1 " + full + "('1',NULL,'" + big.text + "')"}},
-      {"two updates merge their unchanged columns", {U(1, x, kToast), U(1, kToast, y)},
+      {"delete+insert = the inserted row",
+       {D(1), I(1, x, y)},
        {"public.t#1 " + full + "('1','x','y')"}},
-      {"unchanged TOAST twice stays out", {U(1, x, kToast), U(1, y, kToast)},
+      {"delete+insert+delete = delete", {D(1), I(1, x, y), D(1)}, {"public.t#1 -('1')"}},
+      {"insert+delete+insert = insert",
+       {I(1, x, y), D(1), I(1, y, x)},
+       {"public.t#1 " + full + "('1','y','x')"}},
+      {"key change = delete old + new row",
+       {K(1, 2, x, y)},
+       {"public.t#1 -('1') " + full + "('2','x','y')"}},
+      {"key change of a row inserted in the batch",
+       {I(1, x, y), K(1, 2, x, V("y2"))},
+       {"public.t#1 -('1') " + full + "('2','x','y2')"}},
+      {"key reused after a key change",
+       {K(1, 2, x, y), K(3, 1, y, x)},
+       {"public.t#1 -('3') " + full + "('1','y','x')('2','x','y')"}},
+      {"key changed back",
+       {K(1, 2, x, y), K(2, 1, y, y)},
+       {"public.t#1 -('2') " + full + "('1','y','y')"}},
+      {"unchanged TOAST stays out of the row", {U(1, x, kToast)}, {"public.t#1 +{id,a}('1','x')"}},
+      {"unchanged TOAST filled from the insert",
+       {I(1, x, big), U(1, V("x2"), kToast)},
+       {"public.t#1 " + full + "('1','x2','" + big.text + "')"}},
+      {"unchanged TOAST filled from an earlier update",
+       {U(1, x, big), U(1, kNul, kToast)},
+       {"public.t#1 " + full + "('1',NULL,'" + big.text + "')"}},
+      {"two updates merge their unchanged columns",
+       {U(1, x, kToast), U(1, kToast, y)},
+       {"public.t#1 " + full + "('1','x','y')"}},
+      {"unchanged TOAST twice stays out",
+       {U(1, x, kToast), U(1, y, kToast)},
        {"public.t#1 +{id,a}('1','y')"}},
-      {"delete+insert+update(TOAST) = inserted value kept", {D(1), I(1, x, big), U(1, y, kToast)},
+      {"delete+insert+update(TOAST) = inserted value kept",
+       {D(1), I(1, x, big), U(1, y, kToast)},
        {"public.t#1 " + full + "('1','y','" + big.text + "')"}},
       {"update(TOAST)+delete = delete", {U(1, x, kToast), D(1)}, {"public.t#1 -('1')"}},
-      {"insert+update(TOAST)+delete = nothing", {I(1, x, y), U(1, x, kToast), D(1)}, {}},
+      {"insert+update(TOAST)+delete = delete",
+       {I(1, x, y), U(1, x, kToast), D(1)},
+       {"public.t#1 -('1')"}},
       {"rows grouped by their columns, in order",
        {U(1, x, kToast), I(2, x, y), U(3, kToast, y), U(4, y, kToast)},
        {"public.t#1 +{id,a}('1','x')('4','y') " + full + "('2','x','y') +{id,b}('3','y')"}},
-      {"key change filled from an earlier change", {I(1, x, big), K(1, 2, y, kToast)},
-       {"public.t#1 " + full + "('2','y','" + big.text + "')"}},
-      {"key change with unknown TOAST value is an error", {K(1, 2, y, kToast)},
+      {"key change filled from an earlier change",
+       {I(1, x, big), K(1, 2, y, kToast)},
+       {"public.t#1 -('1') " + full + "('2','y','" + big.text + "')"}},
+      {"key change with unknown TOAST value is an error",
+       {K(1, 2, y, kToast)},
        {"FAILED_PRECONDITION: update on table \"public\".\"t\" (xid 700, line 2, byte offset 200): "
-        "UPDATE changed the row's key, and its column \"b\" is an unchanged TOAST value that neither "
+        "UPDATE changed the row's key, and its column \"b\" is an unchanged TOAST value that "
+        "neither "
         "the logged old row nor an earlier change in the batch holds; run `ALTER TABLE "
         "\"public\".\"t\" REPLICA IDENTITY FULL` so PostgreSQL logs it"}},
-      {"update after delete is an error", {D(1), U(1, x, y)},
+      {"update after delete is an error",
+       {D(1), U(1, x, y)},
        {"INVALID_ARGUMENT: update on table \"public\".\"t\" (xid 700, line 3, byte offset 300): "
         "UPDATE of a row that an earlier change in the batch deleted"}},
-      {"duplicate insert is an error", {I(1, x, y), I(1, x, y)},
+      {"duplicate insert is an error",
+       {I(1, x, y), I(1, x, y)},
        {"INVALID_ARGUMENT: insert on table \"public\".\"t\" (xid 700, line 3, byte offset 300): "
         "INSERT of a key that an earlier change in the batch already holds (is the key known to "
         "the batcher out of date?)"}},
@@ -301,14 +329,14 @@ TEST_F(BatcherTest, ReplicaIdentityFullFillsToastAndKeyFromOldRow) {
   Record same_key = s_.Change(RecordKind::kUpdate, "f", {"id", "a", "b"}, {V("3"), kNul, kToast},
                               {"id", "a", "b"}, {V("3"), V("x"), V(big)});
   EXPECT_EQ(OneTransaction({change, same_key}),
-            std::vector<std::string>{"public.f#1 -('1') +{id,a,b}('2','y','" + big + "')('3',NULL,'" +
-                                     big + "')"});
+            std::vector<std::string>{"public.f#1 -('1') +{id,a,b}('2','y','" + big +
+                                     "')('3',NULL,'" + big + "')"});
 }
 
 TEST_F(BatcherTest, TableWithoutKeyIsAMultiset) {
   Make();
-  EXPECT_EQ(OneTransaction({In(V("x"), kNul), In(V("x"), kNul), In(V("y"), V("")), Dn(V("y"), V("")),
-                            Dn(V("z"), kNul), Un(V("w"), V("1"), V("w"), V("2")),
+  EXPECT_EQ(OneTransaction({In(V("x"), kNul), In(V("x"), kNul), In(V("y"), V("")),
+                            Dn(V("y"), V("")), Dn(V("z"), kNul), Un(V("w"), V("1"), V("w"), V("2")),
                             Un(V("w"), V("2"), V("w"), V("3"))}),
             std::vector<std::string>{
                 "public.n#1 -('z',NULL) -('w','1') +{a,b}('x',NULL)('x',NULL)('w','3')"});
@@ -355,24 +383,31 @@ TEST_F(BatcherTest, ReplicaIdentityNothingRejectsUpdates) {
 
 TEST_F(BatcherTest, TruncateIsABarrierInOrder) {
   Make();
-  ASSERT_TRUE(Feed({s_.Begin(1), I(1, V("a"), V("b")), s_.Commit(1), s_.Begin(2), I(2, V("a"), V("b")),
-                    s_.Truncate({"t", "n"}, /*restart_seqs=*/true), I(3, V("c"), kNul), s_.Commit(2)})
-                  .ok());
+  ASSERT_TRUE(
+      Feed({s_.Begin(1), I(1, V("a"), V("b")), s_.Commit(1), s_.Begin(2), I(2, V("a"), V("b")),
+            s_.Truncate({"t", "n"}, /*restart_seqs=*/true), I(3, V("c"), kNul), s_.Commit(2)})
+          .ok());
   ASSERT_TRUE(batcher_->FlushAll(&ready_).ok());
   // Rows 1 and 2 are gone with the truncate; the rows after it follow it.
-  EXPECT_EQ(Render(ready_), (std::vector<std::string>{"public.t#1 TRUNCATE restart_seqs",
-                                                       "public.n#1 TRUNCATE restart_seqs",
-                                                       "public.t#2 +{id,a,b}('3','c',NULL)"}));
-  EXPECT_EQ(ready_[0].position.sequence, 1u);  // Commit 2 is not complete yet.
-  EXPECT_EQ(ready_[2].position.sequence, 2u);
+  // Each table's batches of transaction 2 form a group ending at its commit:
+  // n's is closed by an empty batch.
+  EXPECT_EQ(Render(ready_),
+            (std::vector<std::string>{"public.t#1 TRUNCATE restart_seqs",
+                                      "public.n#1 TRUNCATE restart_seqs",
+                                      "public.t#2 +{id,a,b}('3','c',NULL)", "public.n#2 "}));
+  for (const Batch& batch : ready_) EXPECT_EQ(batch.position.sequence, 2u);
+  EXPECT_TRUE(ready_[0].applies_with_next);
+  EXPECT_TRUE(ready_[1].applies_with_next);
+  EXPECT_FALSE(ready_[2].applies_with_next);
+  EXPECT_FALSE(ready_[3].applies_with_next);
 }
 
 TEST_F(BatcherTest, ColumnSetChangeIsABarrier) {
   Make();
-  Record added = s_.Change(RecordKind::kInsert, "t", {"id", "a", "b", "c"},
-                           {V("2"), V("x"), V("y"), V("z")});
-  Record retyped = s_.Change(RecordKind::kInsert, "t", {"id", "a", "b", "c"},
-                             {V("3"), V("x"), V("y"), V("z")});
+  Record added =
+      s_.Change(RecordKind::kInsert, "t", {"id", "a", "b", "c"}, {V("2"), V("x"), V("y"), V("z")});
+  Record retyped =
+      s_.Change(RecordKind::kInsert, "t", {"id", "a", "b", "c"}, {V("3"), V("x"), V("y"), V("z")});
   retyped.columns[3].type = "integer";
   ASSERT_TRUE(Feed({s_.Begin(1), I(1, V("a"), V("b")), added, retyped, s_.Commit(1)}).ok());
   ASSERT_TRUE(batcher_->FlushAll(&ready_).ok());
@@ -398,8 +433,8 @@ TEST_F(BatcherTest, SchemaChangeCarriesTheValueRowsOlderThanAnAddedColumnShow) {
   std::vector<ColumnDef> now = Defs({"id", "a", "b", "c"});
   now[3].existing_rows_value = "O'Brien";
   keys_.Set("public", "t", TableKey{ReplicaIdentity::kDefault, {"id"}, now});
-  Record added = s_.Change(RecordKind::kInsert, "t", {"id", "a", "b", "c"},
-                           {V("2"), V("x"), V("y"), V("z")});
+  Record added =
+      s_.Change(RecordKind::kInsert, "t", {"id", "a", "b", "c"}, {V("2"), V("x"), V("y"), V("z")});
   ASSERT_TRUE(Feed({s_.Begin(2), added, s_.Commit(2)}).ok());
   ASSERT_TRUE(batcher_->FlushAll(&ready_).ok());
   ASSERT_EQ(Render(ready_),
@@ -430,11 +465,20 @@ TEST_F(BatcherTest, KeylessDeleteAsksTheCatalogForTheColumns) {
     std::vector<std::string> expected;
   };
   const std::vector<Case> cases = {
-      {"column still there: it was NULL", {"a", "b"}, {"a", "b"}, {V("1"), kNul},
+      {"column still there: it was NULL",
+       {"a", "b"},
+       {"a", "b"},
+       {V("1"), kNul},
        {"public.d#1 -('1',NULL) +{a,b}('1','x')('1','x')"}},
-      {"dropped then delete", {"a"}, {"a"}, {V("1")},
+      {"dropped then delete",
+       {"a"},
+       {"a"},
+       {V("1")},
        {"public.d#1 +{a,b}('1','x')('1','x')", "public.d#2 SCHEMA a:text", "public.d#3 -('1')"}},
-      {"added with a default then delete", {"a", "b", "c"}, {"a", "b", "c"}, {V("1"), V("x"), V("0")},
+      {"added with a default then delete",
+       {"a", "b", "c"},
+       {"a", "b", "c"},
+       {V("1"), V("x"), V("0")},
        {"public.d#1 +{a,b}('1','x')('1','x')", "public.d#2 SCHEMA a:text,b:text,c:text",
         "public.d#3 -('1','x','0')"}},
   };
@@ -443,8 +487,8 @@ TEST_F(BatcherTest, KeylessDeleteAsksTheCatalogForTheColumns) {
     keys_.Set("public", "d", TableKey{ReplicaIdentity::kFull, {}, Defs({"a", "b"})});
     Make();
     ready_.clear();
-    ASSERT_TRUE(Feed({s_.Begin(1), In(V("1"), V("x"), "d"), In(V("1"), V("x"), "d"), s_.Commit(1)})
-                    .ok());
+    ASSERT_TRUE(
+        Feed({s_.Begin(1), In(V("1"), V("x"), "d"), In(V("1"), V("x"), "d"), s_.Commit(1)}).ok());
     keys_.Set("public", "d", TableKey{ReplicaIdentity::kFull, {}, Defs(c.catalog)});
     Record del = s_.Change(RecordKind::kDelete, "d", c.old_names, c.old_values);
     ASSERT_TRUE(Feed({s_.Begin(2), del, s_.Commit(2)}).ok());
@@ -470,11 +514,12 @@ TEST_F(BatcherTest, FlushesByRowsAtCommitOnly) {
   BatcherOptions options;
   options.max_rows = 2;
   Make(options);
-  ASSERT_TRUE(Feed({s_.Begin(1), I(1, V("a"), V("b")), I(2, V("a"), V("b")), I(3, V("a"), V("b"))}).ok());
+  ASSERT_TRUE(
+      Feed({s_.Begin(1), I(1, V("a"), V("b")), I(2, V("a"), V("b")), I(3, V("a"), V("b"))}).ok());
   EXPECT_TRUE(ready_.empty());  // Not inside the transaction.
   ASSERT_TRUE(Feed({s_.Commit(1)}).ok());
-  EXPECT_EQ(Render(ready_),
-            std::vector<std::string>{"public.t#1 +{id,a,b}('1','a','b')('2','a','b')('3','a','b')"});
+  EXPECT_EQ(Render(ready_), std::vector<std::string>{
+                                "public.t#1 +{id,a,b}('1','a','b')('2','a','b')('3','a','b')"});
   ASSERT_TRUE(Feed({s_.Begin(2), I(4, V("a"), V("b")), s_.Commit(2)}).ok());
   EXPECT_EQ(ready_.size(), 1u);
   ASSERT_TRUE(batcher_->FlushAll(&ready_).ok());
@@ -511,9 +556,11 @@ TEST_F(BatcherTest, TransactionLargerThanByteLimitIsCut) {
     }
   }
   for (int i = 0; i <= kRows; ++i) EXPECT_TRUE(seen[i]) << i;
-  // Cut batches report commit 1 (the last complete); the final one commit 2.
-  EXPECT_EQ(ready_.front().position.sequence, 1u);
-  EXPECT_EQ(ready_.back().position.sequence, 2u);
+  // The cut batches and the final one form one group at commit 2.
+  for (const Batch& batch : ready_) {
+    EXPECT_EQ(batch.position.sequence, 2u);
+    EXPECT_EQ(batch.applies_with_next, &batch != &ready_.back());
+  }
 }
 
 TEST_F(BatcherTest, AllTablesTogetherAreBoundedToo) {
@@ -524,9 +571,9 @@ TEST_F(BatcherTest, AllTablesTogetherAreBoundedToo) {
   const int kRows = 5000;
   for (int i = 1; i <= kRows; ++i) {
     // t takes twice the rows of n: it is the largest whenever the bound is hit.
-    ASSERT_TRUE(Feed({I(2 * i, V("v"), kNul), I(2 * i + 1, V("v"), kNul),
-                      In(V(absl::StrCat(i)), kNul)})
-                    .ok());
+    ASSERT_TRUE(
+        Feed({I(2 * i, V("v"), kNul), I(2 * i + 1, V("v"), kNul), In(V(absl::StrCat(i)), kNul)})
+            .ok());
     EXPECT_LT(batcher_->buffered_bytes(), options.max_buffered_bytes);
   }
   ASSERT_TRUE(Feed({s_.Commit(1)}).ok());
@@ -611,10 +658,11 @@ TEST_F(BatcherTest, FiltersAndPartitionRename) {
   options.tables.exclude = {"public.t_p2"};
   options.tables.partition_suffix = R"(_p\d+$)";
   Make(options);
-  EXPECT_EQ(OneTransaction({I(1, V("a"), V("b"), "t_p1"), I(2, V("a"), V("b"), "t_p2"),
-                            I(3, V("a"), V("b"), "t"), In(V("n"), kNul), I(9, V("a"), V("b"), "nope")}),
-            (std::vector<std::string>{"public.t#1 +{id,a,b}('1','a','b')('3','a','b')",
-                                      "public.n#1 +{a,b}('n',NULL)"}));
+  EXPECT_EQ(
+      OneTransaction({I(1, V("a"), V("b"), "t_p1"), I(2, V("a"), V("b"), "t_p2"),
+                      I(3, V("a"), V("b"), "t"), In(V("n"), kNul), I(9, V("a"), V("b"), "nope")}),
+      (std::vector<std::string>{"public.t#1 +{id,a,b}('1','a','b')('3','a','b')",
+                                "public.n#1 +{a,b}('n',NULL)"}));
   // The parent holds other partitions' rows: a partition's TRUNCATE is refused.
   ready_.clear();
   std::vector<std::string> result = OneTransaction({s_.Truncate({"t_p1"})});

@@ -17,8 +17,9 @@ namespace re_dms {
 
 // Where a batch ends in the source stream: its last (whole) commit.
 struct SourcePosition {
-  // Commit LSN, when the source provides one (the replication connection).
-  // Only LSNs are comparable across runs; see Loader for what that implies.
+  // End LSN of the commit, when the source provides one (the replication
+  // connection). Only LSNs are comparable across runs; see Loader for what
+  // that implies.
   std::optional<uint64_t> lsn;
   std::optional<uint32_t> xid;
   // Ordinal of the commit in this stream, from 1. Always present.
@@ -76,6 +77,13 @@ struct Batch {
   Kind kind = Kind::kRows;
   // The last commit whose changes to this table the batch includes.
   SourcePosition position;
+  // The batch was cut inside a transaction (a TRUNCATE or column change in
+  // it, or its size): it must be applied in one target transaction with the
+  // table's following batches up to the first one without this flag, which
+  // ends at the same commit. All of them carry that commit's position, so the
+  // target never shows part of a source transaction, and every position a
+  // checkpoint records is a commit's.
+  bool applies_with_next = false;
 
   // The table's columns (as of this batch) and the names of the columns that
   // identify a row. No key columns means the table has no key and the rows

@@ -4,7 +4,7 @@
 // Records arrive in stream order (kBegin, changes, kCommit, ...). Per target
 // table the batcher keeps, per key, the net change since the last flush:
 //   insert, then update       -> insert of the updated row
-//   insert, then delete       -> nothing (the insert proves the row was absent)
+//   insert, then delete       -> delete (so that a replay of the insert does no harm)
 //   update, then update       -> update (later values win)
 //   update, then delete       -> delete
 //   delete, then insert       -> the inserted row replaces the old one
@@ -45,6 +45,14 @@
 // name and type before the delete is read looks like a NULL one. (An update's
 // new tuple already shows the current columns.)
 //
+// Transactions. The batcher expects whole committed transactions (the
+// Pipeline holds each back until its COMMIT) and a kBegin that carries the
+// commit's LSN and time when known. A batch emitted inside a transaction (a
+// barrier, a cut) is marked Batch::applies_with_next and carries the
+// transaction's commit position; the table's first batch emitted at or after
+// that commit ends the group (empty if nothing is left), so the loader applies
+// the whole transaction in one target transaction.
+//
 // Flushing. A table's batch is emitted at a commit once it holds max_rows rows
 // or max_bytes bytes, by FlushExpired() once its oldest change is max_age old
 // (never while the open transaction has touched the table), and by
@@ -52,20 +60,17 @@
 // exceptions: a barrier inside a transaction, and a table whose buffered
 // bytes pass max_bytes (or the largest table, when all of them together pass
 // max_buffered_bytes) inside a transaction, which is cut into several
-// batches so memory stays bounded whatever the transaction's size. Applying
-// such a cut batch makes the target show part of a transaction until the next
-// batch of the table is applied; batches of one table are applied in order,
-// so the final state is exact.
+// batches so memory stays bounded whatever the transaction's size; those
+// form a group as above.
 //
 // A table whose buffered changes cancel out (insert, then delete) yields no
 // batch: sequences count emitted batches only.
 //
-// Position. Each batch's SourcePosition is the last commit completed in the
-// stream when the batch was cut: every change of the table up to that commit
-// is in this batch or an earlier one, and a batch cut inside a transaction
-// also holds part of the next one. sequence counts commits from 1 (0: none
-// completed yet). The LSN stays unset: test_decoding's text does not carry
-// one.
+// Position. Each batch's SourcePosition is the last commit whose changes to
+// the table it (with its group) holds: every change of the table up to that
+// commit is in this batch or an earlier one. sequence counts commits from 1
+// (0: none completed yet); lsn is the commit's end LSN when the records
+// carry one (Record::lsn), so positions compare across runs.
 //
 // Ignored by design: kMessage records (logical messages carry no rows) and
 // changes of tables the filter excludes. Errors: two-phase and streamed
@@ -116,6 +121,14 @@ struct BatcherOptions {
   TableFilterOptions tables;
   // When a change was buffered, for max_age.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Asked once per target table, when the batcher first sees it: the LSN
+  // through which the target already holds the table's commits (its
+  // checkpoint), or nullopt. Changes of transactions that committed at or
+  // before it are skipped, so a replay from the slot's older position applies
+  // only what is missing, even to a keyless table. Unset: nothing is skipped.
+  std::function<absl::StatusOr<std::optional<uint64_t>>(const std::string& schema,
+                                                        const std::string& table)>
+      applied_through;
 };
 
 class ChangeBatcher {
@@ -140,6 +153,12 @@ class ChangeBatcher {
   // End of input: appends every buffered batch. FailedPrecondition, emitting
   // nothing, when the input ended inside a transaction.
   absl::Status FlushAll(std::vector<Batch>* ready);
+
+  // After Add() failed inside a transaction: appends the batches of every
+  // table the transaction has not changed, which hold committed changes only,
+  // and returns the names of the tables whose buffered changes were held back
+  // (mixed with the failed transaction's). Then discard the batcher.
+  std::vector<std::string> FlushCommitted(std::vector<Batch>* ready);
 
   // Bytes buffered over all tables, as max_buffered_bytes counts them.
   uint64_t buffered_bytes() const { return buffered_bytes_; }
@@ -183,6 +202,16 @@ class ChangeBatcher {
   // Emits the table's buffered rows (see Table::Emit) and updates
   // buffered_bytes_.
   void Flush(Table* table, bool busy, std::vector<Batch>* ready);
+  // Remembers a table that emitted a batch inside the open transaction
+  // without being changed by it, so its commit closes the table's group.
+  void NoteGroup(Table* table);
+  // Whether the open transaction's changes to `table` are already applied.
+  bool Replayed(const Table& table) const;
+  // The position of a batch emitted now: inside a transaction, that of its
+  // commit (the batch is applied with the rest of the transaction).
+  const SourcePosition& batch_position() const {
+    return in_transaction_ ? open_position_ : position_;
+  }
   // Error context: table, xid, line and byte offset of `record`.
   std::string Where(const Record& record, TableRef table) const;
 
@@ -202,10 +231,13 @@ class ChangeBatcher {
   bool in_transaction_ = false;
   std::optional<uint32_t> transaction_xid_;
   uint64_t transaction_line_ = 0;
-  uint64_t transaction_ordinal_ = 0;   // Begins seen; marks tables touched.
-  std::vector<Table*> touched_;        // Tables the open transaction changed.
-  SourcePosition position_;            // The last completed commit.
-  uint64_t buffered_bytes_ = 0;        // Sum of the tables' bytes().
+  uint64_t transaction_ordinal_ = 0;  // Begins seen; marks tables touched.
+  std::vector<Table*> touched_;       // Tables the open transaction changed.
+  std::vector<Table*> grouped_;       // See NoteGroup().
+  // The open transaction's commit, as its BEGIN record announced it.
+  SourcePosition open_position_;
+  SourcePosition position_;      // The last completed commit.
+  uint64_t buffered_bytes_ = 0;  // Sum of the tables' bytes().
 
   // Scratch encodings of the current record's key and old key.
   std::string key_;

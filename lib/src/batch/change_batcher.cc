@@ -1,5 +1,6 @@
 #include "re_dms/change_batcher.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -129,7 +130,8 @@ std::string FixIdentityHint(absl::string_view schema, absl::string_view table) {
 // its last batch.
 class ChangeBatcher::Table {
  public:
-  Table(std::string schema, std::string name) : schema_(std::move(schema)), name_(std::move(name)) {}
+  Table(std::string schema, std::string name)
+      : schema_(std::move(schema)), name_(std::move(name)) {}
 
   const std::string& schema() const { return schema_; }
   const std::string& name() const { return name_; }
@@ -143,6 +145,9 @@ class ChangeBatcher::Table {
   const std::vector<ColumnDef>& columns() const { return columns_; }
 
   uint64_t touched_in = 0;  // Ordinal of the last transaction that changed it.
+  // The target already holds every commit up to this LSN (its checkpoint
+  // when the table was first seen): replayed transactions are skipped.
+  std::optional<uint64_t> applied_through;
   // Ordinal of the last transaction in which the catalog confirmed the
   // columns of a keyless table's old row (see ChangeBatcher::ConfirmColumns).
   uint64_t columns_confirmed_in = 0;
@@ -194,6 +199,8 @@ class ChangeBatcher::Table {
   }
 
   bool has_pending() const { return !entries_.empty(); }
+  // A batch emitted inside the open transaction awaits the group's last.
+  bool group_open() const { return group_open_; }
   uint64_t rows() const { return entries_.size(); }
   // What the buffered rows occupy, plus what their batch will occupy once
   // emitted (Datum vectors), so that max_bytes bounds both. Capacity kept for
@@ -225,7 +232,7 @@ class ChangeBatcher::Table {
 
   // The merge rules of keyed tables; errors describe impossible sequences.
   absl::Status Insert(absl::string_view key, const std::vector<Value>& row, absl::Time now) {
-    Entry& entry = FindOrAdd(key, now, State::kNone, /*existed=*/false);
+    Entry& entry = FindOrAdd(key, now, State::kNone);
     if (entry.state == State::kUpsert) {
       return absl::InvalidArgumentError(
           "INSERT of a key that an earlier change in the batch already holds (is the key "
@@ -238,9 +245,10 @@ class ChangeBatcher::Table {
 
   // Fills unchanged-TOAST values of `row` from the pending upsert of the key.
   absl::Status Update(absl::string_view key, std::vector<Value>* row, absl::Time now) {
-    Entry& entry = FindOrAdd(key, now, State::kUpsert, /*existed=*/true);
+    Entry& entry = FindOrAdd(key, now, State::kUpsert);
     if (entry.state != State::kUpsert) {
-      return absl::InvalidArgumentError("UPDATE of a row that an earlier change in the batch deleted");
+      return absl::InvalidArgumentError(
+          "UPDATE of a row that an earlier change in the batch deleted");
     }
     if (entry.first_value != kNoValues) {
       const Value* before = &values_[entry.first_value];
@@ -253,25 +261,31 @@ class ChangeBatcher::Table {
   }
 
   absl::Status Delete(absl::string_view key, absl::Time now) {
-    Entry& entry = FindOrAdd(key, now, State::kUpsert, /*existed=*/true);
+    Entry& entry = FindOrAdd(key, now, State::kUpsert);
     if (entry.state != State::kUpsert) {
-      return absl::InvalidArgumentError("DELETE of a row that an earlier change in the batch deleted");
+      return absl::InvalidArgumentError(
+          "DELETE of a row that an earlier change in the batch deleted");
     }
-    // A row the batch inserted was absent before it: nothing is left to do.
-    entry.state = entry.existed ? State::kDelete : State::kNone;
+    // Even a row the batch inserted is deleted in the target: a replay of
+    // transactions already loaded (a pipe restarted from an older position)
+    // re-inserts it there, so "absent before the batch" cannot be assumed.
+    entry.state = State::kDelete;
     entry.first_value = kNoValues;
     return absl::OkStatus();
   }
 
   // Tables without a key: `encoded_row` gains `delta` copies.
   void Count(absl::string_view encoded_row, int64_t delta, absl::Time now) {
-    FindOrAdd(encoded_row, now, State::kUpsert, /*existed=*/true).count += delta;
+    FindOrAdd(encoded_row, now, State::kUpsert).count += delta;
   }
 
   // Appends the buffered rows as a batch, unless they cancelled out; empties
   // the buffer. `busy`: the table is likely to fill again soon, so its
   // buffers keep their memory (see Discard).
-  void Emit(const SourcePosition& position, bool busy, std::vector<Batch>* ready) {
+  // `in_transaction`: cut inside the transaction whose commit is `position`
+  // (see Push).
+  void Emit(const SourcePosition& position, bool in_transaction, bool busy,
+            std::vector<Batch>* ready) {
     Batch batch = NewBatch(Batch::Kind::kRows, position);
     batch.bytes = bytes();
     if (keyless()) {
@@ -280,7 +294,10 @@ class ChangeBatcher::Table {
       EmitKeyed(&batch);
     }
     Discard(busy);
-    if (batch.row_count() > 0) Push(std::move(batch), ready);
+    // An empty batch still ends an open group, whose batches wait for it.
+    if (batch.row_count() > 0 || (group_open_ && !in_transaction)) {
+      Push(std::move(batch), in_transaction, ready);
+    }
   }
 
   // A batch of this table, without rows or sequence.
@@ -295,8 +312,12 @@ class ChangeBatcher::Table {
     return batch;
   }
 
-  // Appends `batch` as the table's next in sequence.
-  void Push(Batch batch, std::vector<Batch>* ready) {
+  // Appends `batch` as the table's next in sequence. A batch emitted inside a
+  // transaction opens (or continues) a group that the table's first batch
+  // emitted outside one closes (Batch::applies_with_next).
+  void Push(Batch batch, bool in_transaction, std::vector<Batch>* ready) {
+    batch.applies_with_next = in_transaction;
+    group_open_ = in_transaction;
     batch.sequence = ++sequence_;
     ready->push_back(std::move(batch));
   }
@@ -325,22 +346,19 @@ class ChangeBatcher::Table {
   enum class State : uint8_t {
     kUpsert,  // The row as it must end up (some columns may be unchanged-TOAST).
     kDelete,  // The row must be gone.
-    kNone,    // Inserted and deleted within the batch: nothing to apply.
+    kNone,    // Only in an entry being created.
   };
   static constexpr uint32_t kNoValues = ~uint32_t{0};
 
   struct Entry {
-    absl::string_view key;  // In the arena.
+    absl::string_view key;             // In the arena.
     uint32_t first_value = kNoValues;  // Index in values_ of the row (kUpsert).
     State state = State::kNone;
-    // Whether the row may exist in the target as of the last batch: the
-    // first change to it in the batch was not an insert.
-    bool existed = false;
     int64_t count = 0;  // Tables without a key: net copies of the row.
   };
 
   // The entry for `key`; a new one starts as `state`.
-  Entry& FindOrAdd(absl::string_view key, absl::Time now, State state, bool existed) {
+  Entry& FindOrAdd(absl::string_view key, absl::Time now, State state) {
     auto it = index_.find(key);
     if (it != index_.end()) return entries_[it->second];
     if (entries_.empty()) oldest_ = now;
@@ -349,7 +367,6 @@ class ChangeBatcher::Table {
     Entry entry;
     entry.key = Copy(key);
     entry.state = state;
-    entry.existed = existed;
     entries_.push_back(entry);
     index_.emplace(entry.key, static_cast<uint32_t>(entries_.size() - 1));
     return entries_.back();
@@ -374,8 +391,9 @@ class ChangeBatcher::Table {
         if (columns_[i].name == key_column) found = static_cast<int>(i);
       }
       if (found < 0) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "key column \"", key_column, "\" is not among the table's columns as the stream shows them"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("key column \"", key_column,
+                         "\" is not among the table's columns as the stream shows them"));
       }
       key_index_.push_back(found);
     }
@@ -438,11 +456,12 @@ class ChangeBatcher::Table {
   std::vector<int> key_index_;  // Key columns' indexes in columns_.
 
   Arena arena_;
-  std::vector<Value> values_;  // Rows of columns_.size() values each.
-  std::vector<Entry> entries_;  // In order of each row's first change.
+  std::vector<Value> values_;                               // Rows of columns_.size() values each.
+  std::vector<Entry> entries_;                              // In order of each row's first change.
   absl::flat_hash_map<absl::string_view, uint32_t> index_;  // Key -> entries_ index.
   uint64_t batch_bytes_ = 0;  // Estimated size of the batch Emit() would build.
   absl::Time oldest_;
+  bool group_open_ = false;
 };
 
 namespace {
@@ -518,11 +537,13 @@ absl::Status ChangeBatcher::Add(const Record& record, std::vector<Batch>* ready)
 
 absl::Status ChangeBatcher::Begin(const Record& record) {
   if (in_transaction_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "line ", record.line, ", byte offset ", record.offset,
-        ": BEGIN inside the transaction that began at line ", transaction_line_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("line ", record.line, ", byte offset ", record.offset,
+                     ": BEGIN inside the transaction that began at line ", transaction_line_));
   }
   in_transaction_ = true;
+  open_position_ = SourcePosition{record.lsn, record.xid, position_.sequence + 1,
+                                  std::string(record.commit_time)};
   transaction_xid_ = record.xid;
   transaction_line_ = record.line;
   ++transaction_ordinal_;
@@ -538,19 +559,27 @@ absl::Status ChangeBatcher::Commit(const Record& record, std::vector<Batch>* rea
   ++position_.sequence;
   position_.xid = record.xid ? record.xid : transaction_xid_;
   position_.commit_time = std::string(record.commit_time);
+  position_.lsn = record.lsn ? record.lsn : open_position_.lsn;
   for (Table* table : touched_) {
-    if (table->has_pending() &&
-        (table->rows() >= options_.max_rows || table->bytes() >= options_.max_bytes)) {
+    if (table->group_open() || (table->has_pending() && (table->rows() >= options_.max_rows ||
+                                                         table->bytes() >= options_.max_bytes))) {
       Flush(table, /*busy=*/true, ready);
     }
   }
   touched_.clear();
+  // Tables cut while the transaction did not touch them (the largest, over
+  // max_buffered_bytes) close their group too.
+  for (Table* table : grouped_) {
+    if (table->group_open()) Flush(table, /*busy=*/false, ready);
+  }
+  grouped_.clear();
   return absl::OkStatus();
 }
 
 absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& record,
                                                              TableRef source) {
-  if (last_table_ != nullptr && last_source_.size() == source.schema.size() + 1 + source.name.size() &&
+  if (last_table_ != nullptr &&
+      last_source_.size() == source.schema.size() + 1 + source.name.size() &&
       absl::string_view(last_source_).substr(0, source.schema.size()) == source.schema &&
       absl::string_view(last_source_).substr(source.schema.size() + 1) == source.name) {
     return last_table_;
@@ -567,6 +596,12 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& recor
       if (slot == nullptr) {
         slot = std::make_unique<Table>(std::string(source.schema), target);
         table_order_.push_back(slot.get());
+        if (options_.applied_through) {
+          absl::StatusOr<std::optional<uint64_t>> applied =
+              options_.applied_through(slot->schema(), slot->name());
+          if (!applied.ok()) return Annotate(applied.status(), Where(record, source));
+          slot->applied_through = *applied;
+        }
       }
       table = slot.get();
     }
@@ -585,13 +620,13 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& recor
 
 absl::Status ChangeBatcher::Truncate(const Record& record, std::vector<Batch>* ready) {
   if (!in_transaction_) {
-    return absl::InvalidArgumentError(absl::StrCat("line ", record.line, ", byte offset ",
-                                                   record.offset, ": TRUNCATE outside a transaction"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line ", record.line, ", byte offset ", record.offset, ": TRUNCATE outside a transaction"));
   }
   for (const TableRef& source : record.truncated) {
     absl::StatusOr<Table*> table = Resolve(record, source);
     if (!table.ok()) return table.status();
-    if (*table == nullptr) continue;
+    if (*table == nullptr || Replayed(**table)) continue;
     if ((*table)->name() != source.name) {
       // The target holds every partition's rows; emptying it would lose the others.
       return absl::FailedPreconditionError(absl::StrCat(
@@ -601,10 +636,11 @@ absl::Status ChangeBatcher::Truncate(const Record& record, std::vector<Batch>* r
     }
     buffered_bytes_ -= (*table)->bytes();
     (*table)->Discard(/*keep_memory=*/false);
-    Batch batch = (*table)->NewBatch(Batch::Kind::kTruncate, position_);
+    Batch batch = (*table)->NewBatch(Batch::Kind::kTruncate, batch_position());
     batch.restart_seqs = record.restart_seqs;
     batch.cascade = record.cascade;
-    (*table)->Push(std::move(batch), ready);
+    (*table)->Push(std::move(batch), in_transaction_, ready);
+    NoteGroup(*table);
   }
   return absl::OkStatus();
 }
@@ -617,23 +653,34 @@ absl::Status ChangeBatcher::Change(const Record& record, std::vector<Batch>* rea
   absl::StatusOr<Table*> resolved = Resolve(record, record.table);
   if (!resolved.ok()) return resolved.status();
   Table* table = *resolved;
-  if (table == nullptr) return absl::OkStatus();
+  if (table == nullptr || Replayed(*table)) return absl::OkStatus();
 
+  bool undo_first_touch = false;
   absl::Status status = Shape(record, table, ready);
   if (status.ok()) {
     if (table->touched_in != transaction_ordinal_) {
       table->touched_in = transaction_ordinal_;
       touched_.push_back(table);
+      // A first change that fails before it changed anything leaves the
+      // table's buffer committed-only, so FlushCommitted() can still load it.
+      // A keyed update with an old key deletes before it inserts: not that.
+      undo_first_touch = !(record.kind == RecordKind::kUpdate && record.has_old_key);
     }
     // The clock matters only for a table's first buffered change.
     const absl::Time now = table->has_pending() ? absl::InfinitePast() : options_.clock();
     if (!table->has_pending()) table->pending_since = position_;
     const uint64_t before = table->bytes();  // Applying a change only adds bytes.
-    status = table->keyless() ? ApplyToMultiset(record, table, now)
-                              : ApplyToKeyed(record, table, now);
+    status =
+        table->keyless() ? ApplyToMultiset(record, table, now) : ApplyToKeyed(record, table, now);
     buffered_bytes_ += table->bytes() - before;
   }
-  if (!status.ok()) return Annotate(status, Where(record, record.table));
+  if (!status.ok()) {
+    if (undo_first_touch && !table->group_open()) {
+      table->touched_in = 0;
+      touched_.pop_back();
+    }
+    return Annotate(status, Where(record, record.table));
+  }
   if (table->bytes() >= options_.max_bytes) Flush(table, /*busy=*/true, ready);
   while (buffered_bytes_ >= options_.max_buffered_bytes) {
     Table* largest = table_order_.front();
@@ -648,7 +695,20 @@ absl::Status ChangeBatcher::Change(const Record& record, std::vector<Batch>* rea
 
 void ChangeBatcher::Flush(Table* table, bool busy, std::vector<Batch>* ready) {
   buffered_bytes_ -= table->bytes();
-  table->Emit(position_, busy, ready);
+  table->Emit(batch_position(), in_transaction_, busy, ready);
+  NoteGroup(table);
+}
+
+void ChangeBatcher::NoteGroup(Table* table) {
+  if (in_transaction_ && table->group_open() && table->touched_in != transaction_ordinal_ &&
+      std::find(grouped_.begin(), grouped_.end(), table) == grouped_.end()) {
+    grouped_.push_back(table);
+  }
+}
+
+bool ChangeBatcher::Replayed(const Table& table) const {
+  return open_position_.lsn && table.applied_through &&
+         *open_position_.lsn <= *table.applied_through;
 }
 
 absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vector<Batch>* ready) {
@@ -716,7 +776,9 @@ absl::Status ChangeBatcher::ChangeColumns(std::vector<ColumnDef> columns, TableK
   if (table->has_pending()) Flush(table, /*busy=*/false, ready);
   absl::Status reshaped = table->Reshape(std::move(columns), std::move(key));
   if (!reshaped.ok()) return reshaped;
-  table->Push(table->NewBatch(Batch::Kind::kSchemaChange, position_), ready);
+  table->Push(table->NewBatch(Batch::Kind::kSchemaChange, batch_position()), in_transaction_,
+              ready);
+  NoteGroup(table);
   return absl::OkStatus();
 }
 
@@ -743,8 +805,8 @@ absl::Status ChangeBatcher::ApplyToKeyed(const Record& record, Table* table, abs
   if (record.kind == RecordKind::kInsert) {
     for (size_t i = 0; i < row.size(); ++i) {
       if (row[i].kind == ValueKind::kUnchangedToast) {
-        return absl::InvalidArgumentError(absl::StrCat("INSERT with an unchanged-TOAST value in \"",
-                                                       columns[i].name, "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("INSERT with an unchanged-TOAST value in \"", columns[i].name, "\""));
       }
     }
     for (int i : table->key_index()) AppendEncoded(row[i].kind, row[i].text(), &key);
@@ -754,7 +816,8 @@ absl::Status ChangeBatcher::ApplyToKeyed(const Record& record, Table* table, abs
   if (table->key().identity == ReplicaIdentity::kNothing) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the table has REPLICA IDENTITY NOTHING, so an update's old key is never logged; run "
-        "`ALTER TABLE ", QuotedTableName(record.table.schema, record.table.name),
+        "`ALTER TABLE ",
+        QuotedTableName(record.table.schema, record.table.name),
         " REPLICA IDENTITY DEFAULT` (or FULL)"));
   }
   // Unchanged-TOAST values the old row holds (REPLICA IDENTITY FULL logs it).
@@ -817,8 +880,8 @@ absl::Status ChangeBatcher::EncodeOldRow(const std::vector<Column>& tuple, const
   for (const ColumnDef& column : table.columns()) {
     if (next < tuple.size() && tuple[next].name == column.name) {
       if (tuple[next].kind == ValueKind::kUnchangedToast) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "the old row's column \"", column.name, "\" is an unchanged TOAST value"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("the old row's column \"", column.name, "\" is an unchanged TOAST value"));
       }
       AppendEncoded(tuple[next].kind, tuple[next].text, out);
       ++next;
@@ -881,19 +944,35 @@ absl::Status ChangeBatcher::ApplyToMultiset(const Record& record, Table* table, 
 absl::Status ChangeBatcher::FlushExpired(absl::Time now, std::vector<Batch>* ready) {
   for (Table* table : table_order_) {
     if (!table->has_pending() || now - table->oldest() < options_.max_age) continue;
-    if (in_transaction_ && table->touched_in == transaction_ordinal_) continue;
+    if (in_transaction_ && (table->touched_in == transaction_ordinal_ || table->group_open())) {
+      continue;
+    }
     Flush(table, /*busy=*/false, ready);
   }
   return absl::OkStatus();
 }
 
+std::vector<std::string> ChangeBatcher::FlushCommitted(std::vector<Batch>* ready) {
+  std::vector<std::string> held;
+  // The failed transaction ends here: what goes out is committed, outside it.
+  const bool in_transaction = in_transaction_;
+  in_transaction_ = false;
+  for (Table* table : table_order_) {
+    if (in_transaction && (table->touched_in == transaction_ordinal_ || table->group_open())) {
+      held.push_back(QuotedTableName(table->schema(), table->name()));
+      continue;
+    }
+    if (table->has_pending()) Flush(table, /*busy=*/false, ready);
+  }
+  return held;
+}
+
 absl::Status ChangeBatcher::FlushAll(std::vector<Batch>* ready) {
   if (in_transaction_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the input ended inside the transaction that began at line ",
-                     transaction_line_, " (xid ",
-                     transaction_xid_ ? absl::StrCat(*transaction_xid_) : "not printed",
-                     "); its changes are not committed, so nothing is flushed"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the input ended inside the transaction that began at line ", transaction_line_, " (xid ",
+        transaction_xid_ ? absl::StrCat(*transaction_xid_) : "not printed",
+        "); its changes are not committed, so nothing is flushed"));
   }
   for (Table* table : table_order_) {
     if (table->has_pending()) Flush(table, /*busy=*/false, ready);
