@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/src/load/pg_connection.h"
 #include "re_dms/change_batcher.h"
 #include "re_dms/csv_writer.h"
 #include "re_dms/key_columns.h"
@@ -20,7 +21,6 @@
 #include "re_dms/redshift_loader.h"
 #include "re_dms/s3_client.h"
 #include "re_dms/s3_uploader.h"
-#include "lib/src/load/pg_connection.h"
 #include "tests/support/pg_scratch.h"
 #include "tests/support/pg_stream.h"
 #include "tests/tools/s3_scratch.h"
@@ -132,16 +132,26 @@ class LoaderPgTest : public ::testing::Test {
     return group;
   }
 
-  absl::Status Apply(const Batch& batch) {
+  absl::Status Apply(const Batch& batch) { return ApplyGroup({batch}); }
+
+  // Stages and uploads every batch, then applies them as one group.
+  absl::Status ApplyGroup(const std::vector<Batch>& batches) {
     CsvWriterOptions writer_options;
     writer_options.spool_directory = spool_;
     writer_options.dialect = kPostgresCsv;
     writer_options.fsync = false;
-    absl::StatusOr<StagedBatch> staged = CsvWriter(writer_options).Write(batch);
-    if (!staged.ok()) return staged.status();
-    absl::Status uploaded = uploader_->Upload(&*staged);
-    if (!uploaded.ok()) return uploaded;
-    return Loader().Apply(*staged);
+    std::vector<StagedBatch> staged;
+    for (const Batch& batch : batches) {
+      absl::StatusOr<StagedBatch> written = CsvWriter(writer_options).Write(batch);
+      if (!written.ok()) return written.status();
+      absl::Status uploaded = uploader_->Upload(&*written);
+      if (!uploaded.ok()) return uploaded;
+      staged.push_back(*std::move(written));
+    }
+    if (staged.size() == 1) return Loader().Apply(staged[0]);
+    std::vector<const StagedBatch*> group;
+    for (const StagedBatch& batch : staged) group.push_back(&batch);
+    return Loader().ApplyGroup(group);
   }
 
   std::vector<TextRow> Rows(absl::string_view sql) {
@@ -166,7 +176,7 @@ class LoaderPgTest : public ::testing::Test {
   std::unique_ptr<S3Client> s3_;
   std::string bucket_;
   std::unique_ptr<S3Uploader> uploader_;
-  bool local_source_ = false;  // Read the spool instead of S3.
+  bool local_source_ = false;             // Read the spool instead of S3.
   std::function<void()> on_first_chunk_;  // See InterceptingSource.
   RedshiftLoaderOptions options_;
   std::unique_ptr<RedshiftLoader> loader_;
@@ -191,14 +201,16 @@ TEST_F(LoaderPgTest, DetectsPostgresAndCreatesTableWithPrimaryKey) {
 TEST_F(LoaderPgTest, InsertUpdateDeleteAndKeyChange) {
   Batch first = NewBatch(1);
   first.upserts.push_back(FullRows(
-      first, {{V("1"), V("one"), V("a")}, {V("2"), V("two"), V("b")}, {V("3"), V("three"), kNull}}));
+      first,
+      {{V("1"), V("one"), V("a")}, {V("2"), V("two"), V("b")}, {V("3"), V("three"), kNull}}));
   ASSERT_TRUE(Apply(first).ok());
 
   Batch second = NewBatch(2);
   // Row 2 deleted, row 3 updated, row 1's key changed to 10, row 4 inserted.
   second.deletes = {{V("2")}, {V("1")}};
   second.upserts.push_back(FullRows(
-      second, {{V("3"), V("THREE"), V("")}, {V("10"), V("one"), V("a")}, {V("4"), V("four"), kNull}}));
+      second,
+      {{V("3"), V("THREE"), V("")}, {V("10"), V("one"), V("a")}, {V("4"), V("four"), kNull}}));
   ASSERT_TRUE(Apply(second).ok());
 
   EXPECT_THAT(Rows("SELECT id::text AS k, name, note FROM app.items ORDER BY id"),
@@ -235,22 +247,33 @@ TEST_F(LoaderPgTest, LocalSourceReadsTheSpool) {
               ElementsAre(TextRow{V("1"), V("one"), kNull}, TextRow{V("2"), V(""), V("x")}));
 }
 
-TEST_F(LoaderPgTest, TruncateAppliesInOrder) {
+TEST_F(LoaderPgTest, ATransactionsBatchesApplyAsOneAndOnce) {
   Batch first = NewBatch(1);
   first.upserts.push_back(FullRows(first, {{V("1"), V("one"), kNull}, {V("2"), V("two"), kNull}}));
   ASSERT_TRUE(Apply(first).ok());
-  // The batcher gives a TRUNCATE the position of the commit before it: the
-  // LSN the first batch ended at. It must apply all the same.
+  // One source transaction truncates and refills the table: the batcher
+  // emits a group, every batch of it at the transaction's commit.
   Batch truncate = NewBatch(2, Batch::Kind::kTruncate);
-  truncate.position = first.position;
-  ASSERT_TRUE(Apply(truncate).ok());
-  EXPECT_TRUE(Rows("SELECT 1 FROM app.items").empty());
-  // Replaying the first batch (same LSN, earlier batch) changes nothing.
+  truncate.applies_with_next = true;
+  Batch refill = NewBatch(3);
+  refill.position = truncate.position;
+  refill.upserts.push_back(FullRows(refill, {{V("3"), V("three"), kNull}}));
+  ASSERT_TRUE(ApplyGroup({truncate, refill}).ok());
+  EXPECT_THAT(Rows("SELECT id::text AS k, name FROM app.items ORDER BY id"),
+              ElementsAre(TextRow{V("3"), V("three")}));
+  // Replays (a restart from an older position) change nothing.
   ASSERT_TRUE(Apply(first).ok());
-  EXPECT_EQ(Loader().skipped_batches(), 1u);
-  Batch third = NewBatch(3);
-  third.upserts.push_back(FullRows(third, {{V("3"), V("three"), kNull}}));
-  ASSERT_TRUE(Apply(third).ok());
+  ASSERT_TRUE(ApplyGroup({truncate, refill}).ok());
+  EXPECT_EQ(Loader().skipped_batches(), 2u);
+  EXPECT_THAT(Rows("SELECT id::text AS k, name FROM app.items ORDER BY id"),
+              ElementsAre(TextRow{V("3"), V("three")}));
+  // A group whose last batch fails leaves nothing of the transaction behind.
+  Batch truncate_again = NewBatch(4, Batch::Kind::kTruncate);
+  truncate_again.applies_with_next = true;
+  Batch bad = NewBatch(5);
+  bad.position = truncate_again.position;
+  bad.upserts.push_back(FullRows(bad, {{V("not a number"), V("x"), kNull}}));
+  EXPECT_FALSE(ApplyGroup({truncate_again, bad}).ok());
   EXPECT_THAT(Rows("SELECT id::text AS k, name FROM app.items ORDER BY id"),
               ElementsAre(TextRow{V("3"), V("three")}));
 }
@@ -297,8 +320,7 @@ TEST_F(LoaderPgTest, ColumnsAddedWithADefaultReachTheRowsThatExistedBefore) {
                 });
   ASSERT_TRUE(stream.ok()) << stream.status();
 
-  absl::StatusOr<std::unique_ptr<PgKeyColumns>> keys =
-      PgKeyColumns::Connect((*source)->conninfo());
+  absl::StatusOr<std::unique_ptr<PgKeyColumns>> keys = PgKeyColumns::Connect((*source)->conninfo());
   ASSERT_TRUE(keys.ok()) << keys.status();
   BatcherOptions batcher_options;
   batcher_options.tables.include = {"public.*"};
@@ -528,7 +550,9 @@ TEST_F(LoaderPgTest, HostileIdentifiersAndValuesRoundTrip) {
   Batch batch = NewBatch(1);
   batch.schema = "We\"ird Schema";
   batch.table = "select";
-  batch.columns = {{"order", "integer"}, {"a\"b c", "text"}, {"Spaß ünï 名前", "character varying"},
+  batch.columns = {{"order", "integer"},
+                   {"a\"b c", "text"},
+                   {"Spaß ünï 名前", "character varying"},
                    {"From", "jsonb"}};
   batch.key_columns = {"order"};
   const std::vector<std::vector<Datum>> rows = {
@@ -566,7 +590,8 @@ TEST_F(LoaderPgTest, FailuresNameTableBatchAndStatement) {
   batch.upserts.push_back(FullRows(batch, {{V("not a number"), V("a"), kNull}}));
   absl::Status status = Apply(batch);
   EXPECT_FALSE(status.ok());
-  EXPECT_THAT(status.message(), HasSubstr("table app.items batch 1 (lsn 0/3E9, commit 1, xid 501)"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("table app.items batch 1 (lsn 0/3E9, commit 1, xid 501)"));
   EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("COPY of s3://", bucket_, "/staging/")));
   EXPECT_THAT(status.message(), HasSubstr("invalid input syntax for type integer"));
   // Nothing was applied, not even the table's creation.
@@ -592,7 +617,8 @@ TEST_F(LoaderPgTest, SerializationFailureIsRetriedOtherErrorsAreNot) {
       END $$;
       CREATE TRIGGER fail_once BEFORE INSERT ON app.items
         FOR EACH ROW EXECUTE FUNCTION app.fail_once();
-  )sql").ok());
+  )sql")
+                  .ok());
   Batch batch = NewBatch(1);
   batch.key_columns.clear();
   batch.upserts.push_back(FullRows(batch, {{V("1"), V("a"), kNull}}));
@@ -607,15 +633,15 @@ TEST_F(LoaderPgTest, SerializationFailureIsRetriedOtherErrorsAreNot) {
   status = Apply(bad);
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(status.message(), HasSubstr("table app.items batch 2"));
-  EXPECT_THAT(status.message(), HasSubstr("INSERT: statement failed (SQLSTATE 23514): forbidden row"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("INSERT: statement failed (SQLSTATE 23514): forbidden row"));
   EXPECT_EQ(Loader().retries(), 1u);  // Not retried.
   EXPECT_THAT(Rows("SELECT id::text FROM app.items"), ElementsAre(TextRow{V("1")}));
 }
 
 // Kills the loader's backend right before the statement of `kind` runs, or,
 // for "streaming", while COPY data is being sent -- once.
-class LoaderKillTest : public LoaderPgTest,
-                       public ::testing::WithParamInterface<const char*> {};
+class LoaderKillTest : public LoaderPgTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(LoaderKillTest, LostConnectionIsRetriedAndAppliedExactlyOnce) {
   bool killed = false;

@@ -57,7 +57,7 @@
 namespace re_dms {
 
 enum class TargetDialect {
-  kDetect,    // From `SELECT version()`: Redshift's mentions "Redshift".
+  kDetect,  // From `SELECT version()`: Redshift's mentions "Redshift".
   kPostgres,
   kRedshift,
 };
@@ -144,11 +144,13 @@ class RedshiftLoader : public Loader {
   ~RedshiftLoader() override;
 
   absl::Status Apply(const StagedBatch& batch) override;
+  // One transaction for the whole group (see Loader).
+  absl::Status ApplyGroup(const std::vector<const StagedBatch*>& batches) override;
   absl::StatusOr<std::optional<Checkpoint>> GetCheckpoint(absl::string_view schema,
                                                           absl::string_view table) override;
 
   TargetDialect dialect() const { return dialect_; }
-  // Batches not applied because the checkpoint showed them applied: by LSN,
+  // Batches (groups) not applied because the checkpoint showed them applied: by LSN,
   // or, on a retry, because the earlier attempt had committed after all.
   uint64_t skipped_batches() const { return skipped_batches_; }
   // Whole-transaction retries so far.
@@ -163,11 +165,20 @@ class RedshiftLoader : public Loader {
   absl::Status EnsureConnected();
   // One attempt: the transaction, restarted after widening VARCHARs if needed.
   // `retry`: an earlier attempt of this Apply may have committed.
-  absl::Status ApplyWithWidening(const StagedBatch& batch, bool retry);
+  absl::Status ApplyWithWidening(const std::vector<const StagedBatch*>& group, bool retry);
   // The whole transaction. Sets *widen (and rolls back) when Redshift VARCHARs
   // must grow first, which has to happen outside a transaction block.
-  absl::Status ApplyOnce(const StagedBatch& batch, bool retry,
-                         std::vector<std::pair<std::string, int64_t>>* widen);
+  // `*widened` is the batch whose columns must grow.
+  absl::Status ApplyOnce(const std::vector<const StagedBatch*>& group, bool retry,
+                         std::vector<std::pair<std::string, int64_t>>* widen,
+                         const StagedBatch** widened);
+  // One batch's schema changes and merge inside the open transaction; sets
+  // *widen instead when VARCHARs must grow first.
+  absl::Status MergeOne(
+      const StagedBatch& staged,
+      const std::function<absl::Status(absl::string_view, absl::string_view)>& run,
+      std::optional<AwsCredentials>* credentials,
+      std::vector<std::pair<std::string, int64_t>>* widen);
 
   RedshiftLoaderOptions options_;
   std::unique_ptr<StagedFileSource> source_;

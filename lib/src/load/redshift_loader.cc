@@ -80,8 +80,7 @@ absl::Status RedshiftCopyError(PgConnection& connection, const absl::Status& err
 
 // The VARCHAR columns of `target` that the measured maxima outgrow, with the
 // width each must be widened to.
-std::vector<std::pair<std::string, int64_t>> Outgrown(const Statement& measure,
-                                                      const PgRow& maxima,
+std::vector<std::pair<std::string, int64_t>> Outgrown(const Statement& measure, const PgRow& maxima,
                                                       const std::vector<TargetColumn>& target) {
   std::vector<std::pair<std::string, int64_t>> widen;
   for (size_t c = 0; c < measure.measured_columns.size() && c < maxima.size(); ++c) {
@@ -122,8 +121,8 @@ absl::StatusOr<StoredCheckpoint> ParseCheckpoint(const PgRow& row) {
   auto number = [](const std::optional<std::string>& text, absl::string_view column,
                    auto* value) -> absl::Status {
     if (text.has_value() && absl::SimpleAtoi(*text, value)) return absl::OkStatus();
-    return absl::DataLossError(absl::StrCat("checkpoint ", column, " `", text.value_or("NULL"),
-                                            "` is not a number"));
+    return absl::DataLossError(
+        absl::StrCat("checkpoint ", column, " `", text.value_or("NULL"), "` is not a number"));
   };
   StoredCheckpoint stored;
   SourcePosition& position = stored.checkpoint.position;
@@ -141,11 +140,8 @@ absl::StatusOr<StoredCheckpoint> ParseCheckpoint(const PgRow& row) {
 bool AlreadyApplied(const StoredCheckpoint& stored, const Batch& batch, bool retry) {
   const SourcePosition& applied = stored.checkpoint.position;
   const SourcePosition& position = batch.position;
-  if (position.lsn.has_value() && applied.lsn.has_value()) {
-    // Equal LSNs are ordered by batch sequence: see the header comment.
-    if (*position.lsn < *applied.lsn) return true;
-    if (*position.lsn == *applied.lsn && batch.sequence <= stored.batch_sequence) return true;
-  }
+  // Each LSN is one commit, applied to a table in one group (loader.h).
+  if (position.lsn.has_value() && applied.lsn.has_value()) return *position.lsn <= *applied.lsn;
   // A lost COMMIT reply: the earlier attempt wrote a checkpoint recording this
   // very batch. Batches of a table are applied one at a time, so nothing else
   // wrote it in between. Not checked on a first attempt: without an LSN,
@@ -215,8 +211,8 @@ absl::Status RedshiftLoader::EnsureConnected() {
   if (dialect_ == TargetDialect::kRedshift) {
     // Redshift "enable_case_sensitive_identifier": without it quoted names
     // fold to lower case too.
-    setup = options_.case_sensitive_identifiers ? "SET enable_case_sensitive_identifier TO true"
-                                                : "";
+    setup =
+        options_.case_sensitive_identifiers ? "SET enable_case_sensitive_identifier TO true" : "";
   }
   if (!setup.empty()) {
     absl::Status status = (*connection)->Exec(setup);
@@ -226,16 +222,25 @@ absl::Status RedshiftLoader::EnsureConnected() {
   return absl::OkStatus();
 }
 
-absl::Status RedshiftLoader::Apply(const StagedBatch& staged) {
-  const std::string context = BatchContext(staged.batch);
-  absl::Status names = CheckBatchNames(dialect_, staged);
-  if (!names.ok()) return WithContext(names, context);
+absl::Status RedshiftLoader::Apply(const StagedBatch& staged) { return ApplyGroup({&staged}); }
+
+absl::Status RedshiftLoader::ApplyGroup(const std::vector<const StagedBatch*>& group) {
+  if (group.empty()) return absl::OkStatus();
+  std::string context = BatchContext(group.back()->batch);
+  if (group.size() > 1) {
+    absl::StrAppend(&context, " (with batches ", group.front()->batch.sequence, " to ",
+                    group.back()->batch.sequence - 1, " of the same source transaction)");
+  }
+  for (const StagedBatch* staged : group) {
+    absl::Status names = CheckBatchNames(dialect_, *staged);
+    if (!names.ok()) return WithContext(names, context);
+  }
   bool retry = false;
   absl::Status status = RunWithRetries(
       options_.retry,
       [&]() -> absl::Status {
         absl::Status attempt = EnsureConnected();
-        if (attempt.ok()) attempt = ApplyWithWidening(staged, retry);
+        if (attempt.ok()) attempt = ApplyWithWidening(group, retry);
         retry = true;
         if (attempt.ok()) return attempt;
         if (session_ != nullptr && session_->connection->IsHealthy()) {
@@ -252,24 +257,27 @@ absl::Status RedshiftLoader::Apply(const StagedBatch& staged) {
   return absl::OkStatus();
 }
 
-absl::Status RedshiftLoader::ApplyWithWidening(const StagedBatch& staged, bool retry) {
+absl::Status RedshiftLoader::ApplyWithWidening(const std::vector<const StagedBatch*>& group,
+                                               bool retry) {
   // Each round at least doubles one column, from 256 up to 65535 bytes.
   constexpr int kMaxRounds = 16;
   for (int round = 0; round < kMaxRounds; ++round) {
     std::vector<std::pair<std::string, int64_t>> widen;
-    absl::Status status = ApplyOnce(staged, retry, &widen);
+    const StagedBatch* widened = nullptr;
+    absl::Status status = ApplyOnce(group, retry, &widen, &widened);
     if (!status.ok() || widen.empty()) return status;
     for (const auto& [column, bytes] : widen) {
-      status = session_->connection->Exec(WidenVarcharSql(staged.batch, column, bytes));
+      status = session_->connection->Exec(WidenVarcharSql(widened->batch, column, bytes));
       if (!status.ok()) return WithContext(status, absl::StrCat("widening column ", column));
     }
   }
   return absl::InternalError("VARCHAR widening did not settle");
 }
 
-absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged, bool retry,
-                                       std::vector<std::pair<std::string, int64_t>>* widen) {
-  const Batch& batch = staged.batch;
+absl::Status RedshiftLoader::ApplyOnce(const std::vector<const StagedBatch*>& group, bool retry,
+                                       std::vector<std::pair<std::string, int64_t>>* widen,
+                                       const StagedBatch** widened) {
+  const Batch& last = group.back()->batch;
   PgConnection& connection = *session_->connection;
   auto run = [&](absl::string_view kind, absl::string_view sql) -> absl::Status {
     if (options_.before_statement) options_.before_statement(kind);
@@ -282,18 +290,39 @@ absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged, bool retry,
   absl::Status status = run("BEGIN", "BEGIN");
   if (!status.ok()) return status;
 
-  absl::StatusOr<std::vector<PgRow>> checkpoint = connection.Query(
-      ReadCheckpointSql(options_, dialect_, batch.schema, batch.table));
+  // The group's batches share the last one's position (Batch::applies_with_next).
+  absl::StatusOr<std::vector<PgRow>> checkpoint =
+      connection.Query(ReadCheckpointSql(options_, dialect_, last.schema, last.table));
   if (!checkpoint.ok()) return WithContext(checkpoint.status(), "reading the checkpoint");
   if (!checkpoint->empty()) {
     absl::StatusOr<StoredCheckpoint> stored = ParseCheckpoint((*checkpoint)[0]);
     if (!stored.ok()) return stored.status();
-    if (AlreadyApplied(*stored, batch, retry)) {
+    if (AlreadyApplied(*stored, last, retry)) {
       ++skipped_batches_;
       return run("ROLLBACK", "ROLLBACK");
     }
   }
 
+  std::optional<AwsCredentials> credentials;
+  for (const StagedBatch* staged : group) {
+    status = MergeOne(*staged, run, &credentials, widen);
+    if (!status.ok()) return status;
+    if (!widen->empty()) {
+      *widened = staged;
+      return run("ROLLBACK", "ROLLBACK");
+    }
+  }
+  return run("COMMIT", "COMMIT");
+}
+
+absl::Status RedshiftLoader::MergeOne(
+    const StagedBatch& staged,
+    const std::function<absl::Status(absl::string_view, absl::string_view)>& run,
+    std::optional<AwsCredentials>* credentials,
+    std::vector<std::pair<std::string, int64_t>>* widen) {
+  const Batch& batch = staged.batch;
+  PgConnection& connection = *session_->connection;
+  absl::Status status;
   absl::StatusOr<std::vector<TargetColumn>> target = DescribeTarget(connection, dialect_, batch);
   if (!target.ok()) return target.status();
   std::optional<std::vector<TargetColumn>> existing;
@@ -309,14 +338,14 @@ absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged, bool retry,
     if (!target.ok()) return target.status();
   }
 
-  std::optional<AwsCredentials> credentials;
-  if (dialect_ == TargetDialect::kRedshift && options_.iam_role.empty() && options_.credentials) {
+  if (dialect_ == TargetDialect::kRedshift && options_.iam_role.empty() && options_.credentials &&
+      !credentials->has_value()) {
     absl::StatusOr<AwsCredentials> fetched = options_.credentials->GetCredentials();
     if (!fetched.ok()) return WithContext(fetched.status(), "S3 credentials for COPY");
-    credentials = *std::move(fetched);
+    *credentials = *std::move(fetched);
   }
-  absl::StatusOr<std::vector<Statement>> plan =
-      PlanMerge(options_, dialect_, staged, *target, credentials ? &*credentials : nullptr);
+  absl::StatusOr<std::vector<Statement>> plan = PlanMerge(
+      options_, dialect_, staged, *target, credentials->has_value() ? &**credentials : nullptr);
   if (!plan.ok()) return plan.status();
 
   for (const Statement& statement : *plan) {
@@ -341,13 +370,13 @@ absl::Status RedshiftLoader::ApplyOnce(const StagedBatch& staged, bool retry,
       if (!maxima.ok()) return WithContext(maxima.status(), kind);
       if (maxima->size() != 1) return absl::InternalError("measuring returned no row");
       *widen = Outgrown(statement, (*maxima)[0], *target);
-      if (!widen->empty()) return run("ROLLBACK", "ROLLBACK");
+      if (!widen->empty()) return absl::OkStatus();  // The caller rolls back.
       continue;
     }
     status = run(kind, statement.sql);
     if (!status.ok()) return status;
   }
-  return run("COMMIT", "COMMIT");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<Checkpoint>> RedshiftLoader::GetCheckpoint(absl::string_view schema,
@@ -357,7 +386,8 @@ absl::StatusOr<std::optional<Checkpoint>> RedshiftLoader::GetCheckpoint(absl::st
   absl::StatusOr<std::vector<PgRow>> rows =
       session_->connection->Query(ReadCheckpointSql(options_, dialect_, schema, table));
   if (!rows.ok()) {
-    return WithContext(rows.status(), absl::StrCat("reading the checkpoint of ", schema, ".", table));
+    return WithContext(rows.status(),
+                       absl::StrCat("reading the checkpoint of ", schema, ".", table));
   }
   if (rows->empty()) return std::nullopt;
   absl::StatusOr<StoredCheckpoint> stored = ParseCheckpoint((*rows)[0]);
