@@ -79,7 +79,7 @@ grep -Eq 'INFO done changes=3 .*batches_loaded=1 .*tables=1 .*durable="commit #2
   "$WORK/${RUN}_tgt1.log" || fail "final line: $(tail -n 1 "$WORK/${RUN}_tgt1.log")"
 
 # 2. Two SIGINTs inside a transaction: exit 1, the transaction not loaded,
-#    the committed one before it loaded.
+#    the committed one before it (same table) loaded.
 start "${RUN}_tgt2"
 printf "BEGIN 1\ntable public.t: INSERT: id[integer]:1 v[text]:'one'\nCOMMIT 1\n" >&3
 wait_for_log "$WORK/${RUN}_tgt2.log" 'started' || fail "re_dms did not start: $(cat "$WORK/${RUN}_tgt2.log")"
@@ -95,8 +95,8 @@ exec 3>&-
 ((rc == 1)) || fail "exit $rc after two SIGINTs inside a transaction, want 1"
 grep -q 'ERROR.*second request' "$WORK/${RUN}_tgt2.log" ||
   fail "no error naming the second request: $(tail -n 3 "$WORK/${RUN}_tgt2.log")"
-# Table t was touched by the open transaction: its committed row is buffered
-# with the open one's and cannot be loaded alone, so t was never created.
-created=$(psql_db "${RUN}_tgt2" -At -c "SELECT count(*) FROM pg_tables WHERE tablename = 't'")
-[[ "$created" == 0 ]] || fail "after the second SIGINT the target holds '$(rows "${RUN}_tgt2")'"
+# The open transaction was held apart until its COMMIT: the committed row
+# loads, the open one does not.
+got=$(rows "${RUN}_tgt2")
+[[ "$got" == "1=one" ]] || fail "after the second SIGINT the target holds '$got'"
 echo PASS

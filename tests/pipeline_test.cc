@@ -595,8 +595,7 @@ TEST_F(PipelineTest, DurablePositionWaitsForEveryTable) {
     // Computed before this call; if `b` is still held, it was held then.
     if (!release_b.HasBeenNotified()) {
       EXPECT_LT(position.sequence, held_commit)
-          << "durable position reported while b's batch of commit " << held_commit
-          << " is held";
+          << "durable position reported while b's batch of commit " << held_commit << " is held";
     }
   };
   std::unique_ptr<Pipeline> pipeline = MakePipeline();
@@ -713,13 +712,11 @@ TEST_F(PipelineTest, SecondStopInsideATransactionAbortsWithoutLoadingIt) {
   ASSERT_EQ(status.code(), absl::StatusCode::kAborted) << status;
   EXPECT_THAT(status.message(), HasSubstr("second request"));
   EXPECT_THAT(status.message(), HasSubstr("transaction that began at line 5"));
-  // `b` was not touched by the open transaction: its committed row loads.
-  // `a`'s committed row is buffered with the open transaction's changes and
-  // cannot be separated from them, so it stays out, and so does the
-  // durable position.
-  Tables expected = {{"b", {{"1", "kept"}}}};
+  // The open transaction was held apart until its COMMIT, so every committed
+  // row loads, also of `a`, which the open transaction touched.
+  Tables expected = {{"a", {{"1", "kept"}}}, {"b", {{"1", "kept"}}}};
   EXPECT_EQ(target_.tables(), expected);
-  EXPECT_TRUE(durable().empty());
+  EXPECT_EQ(durable().back(), 1u);
 }
 
 TEST_F(PipelineTest, GarbageStopsWithTheParsersErrorAfterLoadingCompleteTransactions) {
@@ -749,7 +746,7 @@ TEST_F(PipelineTest, StreamEndingInsideARecordIsDataLoss) {
   EXPECT_EQ(durable().back(), 10u);
 }
 
-TEST_F(PipelineTest, StreamEndingInsideATransactionLoadsOnlyWhatIsComplete) {
+TEST_F(PipelineTest, StreamEndingInsideATransactionLoadsEveryCommittedOne) {
   StreamBuilder stream;
   stream.Begin().Insert("a", 1, "committed").Insert("b", 1, "committed").Commit();
   stream.Begin().Insert("b", 2, "uncommitted");
@@ -757,9 +754,22 @@ TEST_F(PipelineTest, StreamEndingInsideATransactionLoadsOnlyWhatIsComplete) {
   std::unique_ptr<StreamSource> source = MakeStringStreamSource(stream.text());
   absl::Status status = pipeline->Run(source.get());
   ASSERT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
-  EXPECT_THAT(status.message(), HasSubstr("inside the transaction that began at line 5"));
-  Tables expected = {{"a", {{"1", "committed"}}}};
-  EXPECT_EQ(target_.tables(), expected);
+  EXPECT_THAT(status.message(), HasSubstr("transaction that began at line 5"));
+  EXPECT_EQ(target_.tables(), stream.model());
+  EXPECT_EQ(durable().back(), 1u);
+}
+
+TEST_F(PipelineTest, AChangeOneTableCannotTakeDoesNotHoldBackTheOthers) {
+  StreamBuilder stream = RandomWorkload({"a", "b"}, 7, 8);
+  const Tables committed = stream.model();
+  // No key is known for `unknown`: its change fails.
+  stream.Begin().Update("unknown", 1, "fails").Commit();
+  std::unique_ptr<Pipeline> pipeline = MakePipeline();
+  std::unique_ptr<StreamSource> source = MakeStringStreamSource(stream.text(), 100);
+  absl::Status status = pipeline->Run(source.get());
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), HasSubstr("unknown"));
+  EXPECT_EQ(target_.tables(), committed);
 }
 
 TEST_F(PipelineTest, TargetSchemaMapsEveryTableAndRefusesCollisions) {

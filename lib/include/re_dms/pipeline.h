@@ -16,21 +16,41 @@
 // pipeline's memory is about max_buffered_bytes + max_bytes_in_flight plus
 // the writers' buffers.
 //
+// Transactions. The reader keeps each transaction's text apart (in memory,
+// spilling to a file past max_transaction_memory) until its COMMIT, and only
+// then hands it to the batcher, with the commit's LSN when the source knows
+// it. So whatever stops reading -- an end, a stop, malformed input, a failure
+// in one table -- every transaction committed before it is loaded, and the
+// one left open is dropped whole. A source transaction is applied to each
+// target table in one target transaction (Batch::applies_with_next).
+//
 // Progress. The durable position is the newest commit at or before which
 // every change of every table is loaded; changes still in the batcher and
 // batches in flight hold it back. It is reported through on_durable, in
-// increasing order, so a source that can acknowledge acknowledges exactly
-// that (a pg_recvlogical pipe cannot: it confirms what it wrote to the pipe).
+// increasing order, and acknowledged to the source (StreamSource::Acknowledge)
+// when it has an LSN: a replication slot then confirms exactly that. When
+// everything read is loaded, the source's read-through position is
+// acknowledged too, so an idle slot does not hold WAL. (A pg_recvlogical pipe
+// cannot do either: it confirms what it wrote to the pipe.)
+//
+// Replays. With LSNs, a table's changes from transactions its checkpoint
+// already covers are skipped (the checkpoint is read when the table is first
+// seen), so restarting from the slot's older confirmed position applies
+// exactly what is missing.
 //
 // Endings. Run() returns when:
 //   - the stream ends: everything is flushed, staged and loaded; OK. If it
 //     ends inside a record (DataLoss) or a transaction (FailedPrecondition),
-//     the complete part is loaded and the error returned.
+//     every committed transaction is loaded and the error returned.
+//   - end_lsn is reached: every transaction that committed at or before it
+//     is loaded; OK.
 //   - RequestStop(): reading stops at the next transaction boundary, what was
 //     read is loaded; OK. A second RequestStop() stops at once, even inside a
-//     transaction: what is complete is loaded and Aborted names what was not.
-//   - malformed input: the parser's error (byte offset, line), after the
-//     complete transactions read before it are loaded.
+//     transaction: what committed is loaded and Aborted names what was not.
+//   - malformed input, or a change one table cannot take: the error (byte
+//     offset, line, table), after the committed transactions read before it
+//     are loaded (for the failing transaction's tables, up to the durable
+//     position).
 //   - a permanent failure of a stage (components retry what is transient
 //     themselves): reading stops, no new work starts, work already running
 //     finishes (each load commits or rolls back whole), and the error names
@@ -43,6 +63,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -72,6 +94,14 @@ struct PipelineOptions {
   // Bytes of rows held by dispatched batches not yet written to files. A
   // batch larger than this alone still passes, alone.
   uint64_t max_bytes_in_flight = uint64_t{256} << 20;
+
+  // Stop once every transaction that committed at or before this LSN is
+  // loaded (a source that knows LSNs; `--endpos`).
+  std::optional<uint64_t> end_lsn;
+
+  // Where a transaction's text goes past max_transaction_memory bytes.
+  std::string transaction_spool_directory = "/tmp";
+  uint64_t max_transaction_memory = uint64_t{64} << 20;
 
   // Every batch goes to this target schema instead of its source schema
   // (checked: two source tables must not meet in one target table). Empty:
@@ -104,7 +134,8 @@ struct PipelineComponents {
   // Puts the files on S3 before loading. Not owned. Null: batches are loaded
   // from the local files (a loader reading StagedFile::local_paths).
   S3Uploader* uploader = nullptr;
-  // Makes one Loader per load worker (called `workers` times by Create).
+  // Makes one Loader per load worker (called `workers` times by Create), and
+  // one more, on first need, that reads checkpoints for the batcher.
   std::function<absl::StatusOr<std::unique_ptr<Loader>>()> make_loader;
 };
 

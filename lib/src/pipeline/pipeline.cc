@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "lib/src/pipeline/progress_tracker.h"
+#include "lib/src/pipeline/transaction_spool.h"
 
 namespace re_dms {
 namespace {
@@ -78,6 +79,9 @@ class Pipeline::Impl {
   absl::Status Run(StreamSource* source);
   void RequestStop() { stop_requests_.fetch_add(1); }
   PipelineStats Stats() const;
+  // The checkpoint LSN of a target table, for BatcherOptions::applied_through.
+  absl::StatusOr<std::optional<uint64_t>> AppliedThrough(const std::string& schema,
+                                                         const std::string& table);
 
  private:
   struct Lane;
@@ -90,21 +94,41 @@ class Pipeline::Impl {
     uint64_t memory_bytes = 0;
     uint64_t rows = 0;
     bool staged_done = false;
+    bool applies_with_next = false;  // Batch::applies_with_next.
   };
   // A target table's batches, in sequence order; the front loads next.
   struct Lane {
     std::string source_schema;
     std::deque<std::unique_ptr<Job>> jobs;
-    bool queued = false;   // In ready_lanes_.
-    bool loading = false;  // A load worker holds the front job.
+    bool queued = false;      // In ready_lanes_.
+    bool loading = false;     // A load worker holds the front jobs.
+    bool group_open = false;  // The last job dispatched applies with the next.
+    // Jobs at the front that load next, in one transaction: one, or a whole
+    // group once its last batch is staged; 0 while not ready.
+    size_t LoadableJobs() const {
+      size_t count = 0;
+      for (const std::unique_ptr<Job>& job : jobs) {
+        if (!job->staged_done) return 0;
+        ++count;
+        if (!job->applies_with_next) return count;
+      }
+      return 0;
+    }
   };
 
   // Reads, parses and batches until the stream ends, a stop, or a failure;
   // returns how the input ended (OK: completely, or stopped cleanly).
   absl::Status ReadInput(StreamSource* source);
-  // The input is over: dispatches what the batcher holds of complete
-  // transactions and returns `status`, or the batcher's reason why not all.
-  absl::Status EndInput(absl::Status status, bool stopped);
+  // A COMMIT of the spooled transaction: hands the transaction to the batcher
+  // and dispatches what it completes.
+  absl::Status CommitTransaction(TransactionSpool* spool, Record* commit,
+                                 const SourcePosition& floor, std::vector<Batch>* ready);
+  // The input is over: dispatches what the batcher holds (every committed
+  // transaction) and returns `status`, or the reason the spooled transaction
+  // was not loaded.
+  absl::Status EndInput(absl::Status status, const TransactionSpool& spool, bool stopped);
+  // Everything read is loaded: acknowledges the source's read-through position.
+  void AcknowledgeIdle(StreamSource* source);
   // Hands `batches` to the workers, waiting for room; clears it.
   void Dispatch(std::vector<Batch>* batches, const SourcePosition& floor);
   // Every change the batcher holds belongs to a commit after this one.
@@ -120,7 +144,7 @@ class Pipeline::Impl {
   void StageWorker();
   void LoadWorker(Loader* loader);
   absl::Status Stage(Job* job);
-  absl::Status Load(Loader* loader, Job* job);
+  absl::Status Load(Loader* loader, const std::vector<Job*>& jobs);
 
   void FailLocked(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     if (!failed_) {
@@ -137,9 +161,7 @@ class Pipeline::Impl {
     return failed_;
   }
   void MaybeReadyLocked(Lane* lane) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    if (lane->queued || lane->loading || lane->jobs.empty() || !lane->jobs.front()->staged_done) {
-      return;
-    }
+    if (lane->queued || lane->loading || lane->LoadableJobs() == 0) return;
     lane->queued = true;
     ready_lanes_.push_back(lane);
   }
@@ -152,7 +174,10 @@ class Pipeline::Impl {
     return failed_ || shutdown_ || !ready_lanes_.empty();
   }
   bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    return failed_ || (jobs_in_flight_ < static_cast<uint64_t>(options_.max_batches_in_flight) &&
+    // An open group loads only once its last batch arrives: the count limit
+    // must not hold that back (bytes are released as batches are staged).
+    return failed_ || ((open_groups_ > 0 ||
+                        jobs_in_flight_ < static_cast<uint64_t>(options_.max_batches_in_flight)) &&
                        (bytes_in_flight_ == 0 ||
                         bytes_in_flight_ + wanted_bytes_ <= options_.max_bytes_in_flight));
   }
@@ -164,6 +189,9 @@ class Pipeline::Impl {
   PipelineComponents components_;
   const std::unique_ptr<ChangeBatcher> batcher_;  // Reader thread only.
   const std::vector<std::unique_ptr<Loader>> loaders_;
+  // Reads checkpoints for the batcher (reader thread only), made on first use.
+  std::unique_ptr<Loader> checkpoint_reader_;
+  StreamSource* source_ = nullptr;  // Set by Run(); acknowledged by ReportDurable.
 
   ProgressTracker tracker_;
   std::atomic<int> stop_requests_{0};
@@ -185,6 +213,7 @@ class Pipeline::Impl {
   uint64_t jobs_in_flight_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t bytes_in_flight_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t wanted_bytes_ ABSL_GUARDED_BY(mutex_) = 0;  // The batch Dispatch waits to add.
+  uint64_t open_groups_ ABSL_GUARDED_BY(mutex_) = 0;   // Lanes with group_open.
   uint64_t batches_loaded_ ABSL_GUARDED_BY(mutex_) = 0;
   uint64_t rows_loaded_ ABSL_GUARDED_BY(mutex_) = 0;
   SourcePosition read_position_ ABSL_GUARDED_BY(mutex_);
@@ -193,6 +222,7 @@ class Pipeline::Impl {
 };
 
 absl::Status Pipeline::Impl::Run(StreamSource* source) {
+  source_ = source;
   {
     absl::MutexLock lock(&mutex_);
     started_ = options_.clock();
@@ -232,18 +262,31 @@ absl::Status Pipeline::Impl::ReadInput(StreamSource* source) {
   Record record;
   std::string chunk;
   std::vector<Batch> ready;
-  bool in_transaction = false;
+  TransactionSpool spool(options_.transaction_spool_directory, options_.max_transaction_memory);
+  std::optional<uint64_t> last_commit_lsn;  // The newest commit given to the batcher.
+  uint64_t restarts = source->restarts();
   absl::Time last_expiry_check = options_.clock();
   auto stopping = [&] {
     const int stops = stop_requests_.load(std::memory_order_relaxed);
-    return stops >= 2 || (stops == 1 && !in_transaction);
+    return stops >= 2 || (stops == 1 && !spool.active());
+  };
+  auto reached_end = [&] {
+    if (!options_.end_lsn || spool.active()) return false;
+    std::optional<uint64_t> through = source->ReadThrough();
+    return through && *through >= *options_.end_lsn;
   };
 
   while (!stopping()) {
     if (failed()) return absl::OkStatus();  // Run reports the failure.
+    if (reached_end()) return EndInput(absl::OkStatus(), spool, false);
     absl::StatusOr<bool> more = source->Read(&chunk);
-    if (!more.ok()) return EndInput(more.status(), false);
-    if (!*more) return EndInput(parser.Finish(), false);
+    if (!more.ok()) return EndInput(more.status(), spool, false);
+    if (!*more) return EndInput(parser.Finish(), spool, false);
+    if (source->restarts() != restarts) {
+      // The source resends the open transaction from its BEGIN.
+      restarts = source->restarts();
+      spool.Clear();
+    }
     bytes_read_.fetch_add(chunk.size(), std::memory_order_relaxed);
     parser.Feed(chunk);
 
@@ -252,19 +295,55 @@ absl::Status Pipeline::Impl::ReadInput(StreamSource* source) {
     const SourcePosition floor = BatcherFloor();
     while (!stopping()) {
       absl::StatusOr<bool> got = parser.Next(&record);
-      if (!got.ok()) return EndInput(got.status(), false);
+      if (!got.ok()) return EndInput(got.status(), spool, false);
       if (!*got) break;
-      if (IsChange(record.kind)) {
-        changes_read_.fetch_add(1, std::memory_order_relaxed);
-      } else if (record.kind == RecordKind::kBegin) {
-        in_transaction = true;
-      } else if (record.kind == RecordKind::kCommit) {
-        in_transaction = false;
+      absl::Status status;
+      if (IsChange(record.kind)) changes_read_.fetch_add(1, std::memory_order_relaxed);
+      if (record.kind == RecordKind::kBegin) {
+        if (spool.active()) {
+          status = absl::InvalidArgumentError(
+              absl::StrCat("line ", record.line, ", byte offset ", record.offset,
+                           ": BEGIN inside the transaction that began at line ", spool.line()));
+        } else {
+          spool.Begin(record.offset, record.line);
+          status = spool.Append(parser.last_record_text());
+        }
+      } else if (record.kind == RecordKind::kCommit && spool.active()) {
         commits_read_.fetch_add(1, std::memory_order_relaxed);
+        record.lsn = source->CommitLsn(record.offset);
+        if (record.lsn && last_commit_lsn && *record.lsn <= *last_commit_lsn) {
+          spool.Clear();  // Resent after a restart: already given to the batcher.
+          continue;
+        }
+        if (options_.end_lsn && record.lsn && *record.lsn > *options_.end_lsn) {
+          spool.Clear();  // Commits after the end position: not ours to load.
+          return EndInput(absl::OkStatus(), spool, false);
+        }
+        status = CommitTransaction(&spool, &record, floor, &ready);
+        if (status.ok() && record.lsn) last_commit_lsn = record.lsn;
+      } else if (spool.active()) {
+        status = spool.Append(parser.last_record_text());
+      } else {
+        status = batcher_->Add(record, &ready);  // Outside a transaction.
+        if (status.ok() && !ready.empty()) Dispatch(&ready, floor);
       }
-      // After a batcher error its state is undefined: nothing more is flushed.
-      if (absl::Status added = batcher_->Add(record, &ready); !added.ok()) return added;
-      if (!ready.empty()) Dispatch(&ready, floor);
+      if (!status.ok()) {
+        // Tables the failed transaction did not touch hold committed changes
+        // only: load them, so one bad table does not hold back the others.
+        std::vector<std::string> held = batcher_->FlushCommitted(&ready);
+        Dispatch(&ready, floor);
+        tracker_.SetUndispatchedFloor(BatcherFloor());
+        ReportDurable();
+        if (held.empty()) return status;
+        return absl::Status(
+            status.code(),
+            absl::StrCat(status.message(), "; changes to ", absl::StrJoin(held, ", "),
+                         " after the durable position were not loaded"));
+      }
+      if (options_.end_lsn && record.kind == RecordKind::kCommit && record.lsn &&
+          *record.lsn >= *options_.end_lsn) {
+        return EndInput(absl::OkStatus(), spool, false);
+      }
     }
 
     const absl::Time now = options_.clock();
@@ -283,29 +362,50 @@ absl::Status Pipeline::Impl::ReadInput(StreamSource* source) {
       batcher_bytes_ = batcher_->buffered_bytes();
     }
     ReportDurable();
+    if (!spool.active()) AcknowledgeIdle(source);
   }
-  return EndInput(absl::OkStatus(), /*stopped=*/true);
+  return EndInput(absl::OkStatus(), spool, /*stopped=*/true);
 }
 
-absl::Status Pipeline::Impl::EndInput(absl::Status status, bool stopped) {
+absl::Status Pipeline::Impl::CommitTransaction(TransactionSpool* spool, Record* commit,
+                                               const SourcePosition& floor,
+                                               std::vector<Batch>* ready) {
+  ParserOptions parser_options = options_.parser;
+  parser_options.first_offset = spool->offset();
+  parser_options.first_line = spool->line();
+  Parser parser(parser_options);
+  Record record;
+  absl::Status status = spool->Replay([&](absl::string_view text) -> absl::Status {
+    parser.Feed(text);
+    for (;;) {
+      absl::StatusOr<bool> got = parser.Next(&record);
+      if (!got.ok()) return got.status();
+      if (!*got) return absl::OkStatus();
+      if (record.kind == RecordKind::kBegin) {
+        // The batcher learns the commit's position when the transaction begins.
+        record.lsn = commit->lsn;
+        record.commit_time = commit->commit_time;
+      }
+      absl::Status added = batcher_->Add(record, ready);
+      if (!added.ok()) return added;
+      if (!ready->empty()) Dispatch(ready, floor);
+    }
+  });
+  spool->Clear();
+  if (!status.ok()) return status;
+  status = parser.Finish();
+  if (!status.ok()) return status;
+  status = batcher_->Add(*commit, ready);
+  if (status.ok() && !ready->empty()) Dispatch(ready, floor);
+  return status;
+}
+
+absl::Status Pipeline::Impl::EndInput(absl::Status status, const TransactionSpool& spool,
+                                      bool stopped) {
   std::vector<Batch> ready;
   const SourcePosition floor = BatcherFloor();
+  // The batcher holds committed transactions only: all of it can go.
   absl::Status flushed = batcher_->FlushAll(&ready);
-  if (!flushed.ok()) {
-    // Inside a transaction: its tables hold uncommitted changes mixed with
-    // committed ones, so only the tables it has not touched can go.
-    absl::Status partial = batcher_->FlushExpired(absl::InfiniteFuture(), &ready);
-    if (!partial.ok()) return partial;
-    flushed = absl::Status(
-        flushed.code(),
-        absl::StrCat(flushed.message(),
-                     "; changes to the tables it touched after the durable position were not "
-                     "loaded"));
-    if (stopped) {
-      flushed =
-          absl::AbortedError(absl::StrCat("stopped by a second request: ", flushed.message()));
-    }
-  }
   Dispatch(&ready, floor);
   tracker_.SetUndispatchedFloor(BatcherFloor());
   {
@@ -314,7 +414,43 @@ absl::Status Pipeline::Impl::EndInput(absl::Status status, bool stopped) {
   }
   ReportDurable();
   if (!status.ok()) return status;
-  return flushed;
+  if (!flushed.ok()) return flushed;
+  if (spool.active()) {
+    const std::string open = absl::StrCat(
+        "the transaction that began at line ", spool.line(), " (byte offset ", spool.offset(),
+        ") had not committed; its changes were not loaded, every transaction committed before "
+        "it was");
+    if (stopped) return absl::AbortedError(absl::StrCat("stopped by a second request: ", open));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the input ended inside a transaction: ", open));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<uint64_t>> Pipeline::Impl::AppliedThrough(const std::string& schema,
+                                                                       const std::string& table) {
+  if (checkpoint_reader_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<Loader>> loader = components_.make_loader();
+    if (!loader.ok()) return loader.status();
+    checkpoint_reader_ = *std::move(loader);
+  }
+  const std::string& target_schema =
+      options_.target_schema.empty() ? schema : options_.target_schema;
+  absl::StatusOr<std::optional<Checkpoint>> checkpoint =
+      checkpoint_reader_->GetCheckpoint(target_schema, table);
+  if (!checkpoint.ok()) return checkpoint.status();
+  if (!checkpoint->has_value()) return std::nullopt;
+  return (*checkpoint)->position.lsn;
+}
+
+void Pipeline::Impl::AcknowledgeIdle(StreamSource* source) {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (jobs_in_flight_ > 0 || failed_) return;
+  }
+  if (batcher_->oldest_buffered_position().has_value()) return;
+  std::optional<uint64_t> through = source->ReadThrough();
+  if (through) source->Acknowledge(*through);
 }
 
 void Pipeline::Impl::Dispatch(std::vector<Batch>* batches, const SourcePosition& floor) {
@@ -324,6 +460,7 @@ void Pipeline::Impl::Dispatch(std::vector<Batch>* batches, const SourcePosition&
     auto job = std::make_unique<Job>();
     job->memory_bytes = batch.bytes;
     job->rows = batch.row_count();
+    job->applies_with_next = batch.applies_with_next;
 
     absl::MutexLock lock(&mutex_);
     wanted_bytes_ = job->memory_bytes;
@@ -338,6 +475,14 @@ void Pipeline::Impl::Dispatch(std::vector<Batch>* batches, const SourcePosition&
     job->batch = std::move(batch);
     job->lane = lane;
     job->ticket = tracker_.Dispatch(floor);
+    if (lane->group_open != job->applies_with_next) {
+      lane->group_open = job->applies_with_next;
+      if (lane->group_open) {
+        ++open_groups_;
+      } else {
+        --open_groups_;
+      }
+    }
     ++jobs_in_flight_;
     bytes_in_flight_ += job->memory_bytes;
     stage_queue_.push_back(job.get());
@@ -367,7 +512,9 @@ Pipeline::Impl::Lane* Pipeline::Impl::LaneForLocked(const Batch& batch,
 void Pipeline::Impl::ReportDurable() {
   absl::MutexLock lock(&report_mutex_);
   std::optional<SourcePosition> advanced = tracker_.TakeAdvance();
-  if (advanced && options_.on_durable) options_.on_durable(*advanced);
+  if (!advanced) return;
+  if (advanced->lsn && source_ != nullptr) source_->Acknowledge(*advanced->lsn);
+  if (options_.on_durable) options_.on_durable(*advanced);
 }
 
 void Pipeline::Impl::StageWorker() {
@@ -408,9 +555,9 @@ absl::Status Pipeline::Impl::Stage(Job* job) {
 }
 
 void Pipeline::Impl::LoadWorker(Loader* loader) {
+  std::vector<Job*> jobs;
   for (;;) {
     Lane* lane;
-    Job* job;
     {
       absl::MutexLock lock(&mutex_);
       mutex_.Await(absl::Condition(this, &Impl::HasLoadWork));
@@ -419,9 +566,11 @@ void Pipeline::Impl::LoadWorker(Loader* loader) {
       ready_lanes_.pop_front();
       lane->queued = false;
       lane->loading = true;
-      job = lane->jobs.front().get();
+      jobs.clear();
+      const size_t count = lane->LoadableJobs();
+      for (size_t i = 0; i < count; ++i) jobs.push_back(lane->jobs[i].get());
     }
-    absl::Status status = Load(loader, job);
+    absl::Status status = Load(loader, jobs);
     {
       absl::MutexLock lock(&mutex_);
       lane->loading = false;
@@ -429,33 +578,41 @@ void Pipeline::Impl::LoadWorker(Loader* loader) {
         FailLocked(std::move(status));
         return;
       }
-      tracker_.Complete(job->ticket);
-      ++batches_loaded_;
-      rows_loaded_ += job->rows;
-      --jobs_in_flight_;
-      lane->jobs.pop_front();
+      for (Job* job : jobs) {
+        tracker_.Complete(job->ticket);
+        ++batches_loaded_;
+        rows_loaded_ += job->rows;
+        --jobs_in_flight_;
+        lane->jobs.pop_front();
+      }
       MaybeReadyLocked(lane);
     }
     ReportDurable();
   }
 }
 
-absl::Status Pipeline::Impl::Load(Loader* loader, Job* job) {
+absl::Status Pipeline::Impl::Load(Loader* loader, const std::vector<Job*>& jobs) {
   const absl::Time start = absl::Now();
-  absl::Status applied = loader->Apply(job->staged);
-  if (!applied.ok()) {
-    RemoveLocalFiles(job->staged);
-    return InBatch(applied, job->staged.batch, "loading into the target");
+  absl::Status applied;
+  if (jobs.size() == 1) {
+    applied = loader->Apply(jobs[0]->staged);
+  } else {
+    std::vector<const StagedBatch*> group;
+    for (const Job* job : jobs) group.push_back(&job->staged);
+    applied = loader->ApplyGroup(group);
   }
+  for (const Job* job : jobs) RemoveLocalFiles(job->staged);
+  if (!applied.ok()) return InBatch(applied, jobs.back()->staged.batch, "loading into the target");
   const absl::Duration load_time = absl::Now() - start;
-  RemoveLocalFiles(job->staged);
-  if (options_.delete_uploaded && components_.uploader != nullptr && !job->staged.files.empty()) {
-    absl::Status deleted = components_.uploader->Delete(job->staged);
-    if (!deleted.ok() && options_.on_warning) {
-      options_.on_warning(InBatch(deleted, job->staged.batch, "deleting its uploaded objects"));
+  for (const Job* job : jobs) {
+    if (options_.delete_uploaded && components_.uploader != nullptr && !job->staged.files.empty()) {
+      absl::Status deleted = components_.uploader->Delete(job->staged);
+      if (!deleted.ok() && options_.on_warning) {
+        options_.on_warning(InBatch(deleted, job->staged.batch, "deleting its uploaded objects"));
+      }
     }
+    if (options_.on_loaded) options_.on_loaded(job->staged, load_time / jobs.size());
   }
-  if (options_.on_loaded) options_.on_loaded(job->staged, load_time);
   return absl::OkStatus();
 }
 
@@ -499,6 +656,14 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(PipelineOptions optio
         absl::StrCat("Pipeline: workers (", options.workers, ") and max_batches_in_flight (",
                      options.max_batches_in_flight, ") must be at least 1"));
   }
+  // The batcher asks through the Impl, which exists only once it is made.
+  auto impl_slot = std::make_shared<Impl*>(nullptr);
+  if (!options.batcher.applied_through) {
+    options.batcher.applied_through = [impl_slot](const std::string& schema,
+                                                  const std::string& table) {
+      return (*impl_slot)->AppliedThrough(schema, table);
+    };
+  }
   absl::StatusOr<std::unique_ptr<ChangeBatcher>> batcher =
       ChangeBatcher::Create(options.batcher, components.keys);
   if (!batcher.ok()) return batcher.status();
@@ -508,8 +673,10 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(PipelineOptions optio
     if (!loader.ok()) return loader.status();
     loaders.push_back(*std::move(loader));
   }
-  return std::unique_ptr<Pipeline>(new Pipeline(std::make_unique<Impl>(
-      std::move(options), std::move(components), *std::move(batcher), std::move(loaders))));
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(components), *std::move(batcher),
+                                     std::move(loaders));
+  *impl_slot = impl.get();
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
 }
 
 Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
