@@ -90,10 +90,20 @@ class ReplicationSource final : public StreamSource {
 
   // Whole test_decoding messages, each followed by '\n' (the text
   // `pg_recvlogical -f -` writes). A lost connection is re-established here,
-  // with backoff, and streaming restarts from the slot (restarts() + 1);
-  // permanent errors are returned. Never returns false: the stream has no end.
+  // with backoff, and streaming restarts from the slot (restarts() + 1):
+  // Read() then blocks for up to options.reconnect.deadline. Permanent errors
+  // (slot dropped, permission) are returned. Never returns false: the stream
+  // has no end.
+  //
+  // After a restart the server resends from the slot's confirmed position,
+  // which lags Acknowledge() by up to one status interval: commits already
+  // returned may come again (the StreamSource contract).
   absl::StatusOr<bool> Read(std::string* chunk) override;
+  // The commit's end LSN, as pg_logical_slot_peek_changes shows it.
   std::optional<uint64_t> CommitLsn(uint64_t offset) override;
+  // The newest of the server's keepalive WAL end and the returned commits'
+  // LSNs; nullopt before either arrived. A keepalive can come while a
+  // transaction is half returned, so acknowledge it only with nothing open.
   std::optional<uint64_t> ReadThrough() override;
   uint64_t restarts() const override { return restarts_.load(); }
   // Raises the position the next status update reports as flushed; a lower
@@ -113,8 +123,9 @@ class ReplicationSource final : public StreamSource {
   explicit ReplicationSource(ReplicationSourceOptions options);
 
   // Connects, checks or creates the slot, and starts streaming. The caller
-  // holds no lock; the connection is published under conn_mu_.
-  absl::Status Connect();
+  // holds no lock; the connection is published under conn_mu_. Only the
+  // initial connection may create the slot.
+  absl::Status Connect(bool initial);
   // Drops the connection after a loss and reconnects with backoff.
   absl::Status Reconnect(const absl::Status& cause);
   // Handles one CopyData message; appends XLogData to *chunk. Holds conn_mu_.

@@ -85,7 +85,7 @@ absl::StatusOr<std::unique_ptr<ReplicationSource>> ReplicationSource::Open(
         absl::StrCat("slot \"", options.slot, "\": status_interval must be positive"));
   }
   std::unique_ptr<ReplicationSource> source(new ReplicationSource(std::move(options)));
-  absl::Status connected = source->Connect();
+  absl::Status connected = source->Connect(/*initial=*/true);
   if (!connected.ok()) {
     source->closed_ = true;
     return connected;
@@ -98,7 +98,7 @@ ReplicationSource::~ReplicationSource() {
   if (!closed_) Close().IgnoreError();
 }
 
-absl::Status ReplicationSource::Connect() {
+absl::Status ReplicationSource::Connect(bool initial) {
   const absl::string_view slot = options_.slot;
   // Parse first: libpq's parse errors quote the offending text, which may be
   // a password, so only that it failed is reported.
@@ -171,6 +171,14 @@ absl::Status ReplicationSource::Connect() {
   };
   absl::StatusOr<std::optional<replication::SlotRow>> row = check_slot();
   if (!row.ok()) return row.status();
+  if (!row->has_value() && !initial) {
+    // Never re-create a slot that vanished while streaming: the changes
+    // since it was dropped are lost to it, and a new slot would hide that.
+    return absl::NotFoundError(absl::StrCat(
+        "replication slot \"", slot,
+        "\" was dropped while re_dms was reading it; the changes since are lost to it: "
+        "create it again (--create-slot) and re-sync the tables"));
+  }
   if (!row->has_value() && options_.create_slot) {
     // NOEXPORT_SNAPSHOT: nothing reads the snapshot, and exporting one would
     // tie it to this connection.
@@ -227,7 +235,7 @@ absl::Status ReplicationSource::Reconnect(const absl::Status& cause) {
   absl::Status status = RunWithRetries(
       options_.reconnect,
       [&] {
-        absl::Status connected = Connect();
+        absl::Status connected = Connect(/*initial=*/false);
         ++attempt;
         if (!connected.ok() && (absl::IsUnavailable(connected) || absl::IsAborted(connected))) {
           Warn(absl::Status(connected.code(), absl::StrCat("reconnect attempt ", attempt,
