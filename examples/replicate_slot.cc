@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   re_dms::Record record;
   std::string chunk;
   uint64_t restarts = 0, commits = 0, changes = 0;
+  uint64_t applied = 0;  // End LSN of the last commit applied.
   bool in_transaction = false;
   while (stop_requested == 0 && (max_commits == 0 || commits < max_commits)) {
     absl::StatusOr<bool> more = source.Read(&chunk);
@@ -112,12 +113,19 @@ int main(int argc, char** argv) {
         changes = 0;
       } else if (record.kind == re_dms::RecordKind::kCommit) {
         std::optional<uint64_t> lsn = source.CommitLsn(record.offset);
+        in_transaction = false;
+        // After a restart the server resends from the slot's confirmed
+        // position, which may lag what was acknowledged (status updates go
+        // out every few seconds): a commit seen before is skipped.
+        if (lsn.has_value() && *lsn <= applied) continue;
         // Applied (printed) first, acknowledged after.
         std::printf("commit xid %u at %s: %llu changes\n", record.xid.value_or(0),
                     lsn ? Lsn(*lsn).c_str() : "?", static_cast<unsigned long long>(changes));
         std::fflush(stdout);
-        if (lsn.has_value()) source.Acknowledge(*lsn);
-        in_transaction = false;
+        if (lsn.has_value()) {
+          applied = *lsn;
+          source.Acknowledge(applied);
+        }
         ++commits;
       } else {
         ++changes;
