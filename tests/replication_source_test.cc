@@ -301,6 +301,16 @@ TEST_F(ReplicationSourceTest, ConfirmsExactlyWhatWasAcknowledged) {
   source->Acknowledge(commits[0]);
   EXPECT_TRUE(WaitFor([&] { return ConfirmedFlush(db_.get(), "ack") == commits[0]; }))
       << FormatLsn(ConfirmedFlush(db_.get(), "ack")) << " vs " << FormatLsn(commits[0]);
+  // The update says what arrived as written, and only the acknowledged
+  // position as flushed and applied.
+  absl::StatusOr<std::vector<testing::TextRow>> reported = db_->Query(
+      "SELECT r.write_lsn::text, r.flush_lsn::text, r.replay_lsn::text FROM pg_stat_replication r "
+      "JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'ack'");
+  ASSERT_TRUE(reported.ok()) << reported.status();
+  ASSERT_EQ(reported->size(), 1u);
+  EXPECT_GE(ParseLsn((*reported)[0][0].value_or("")).value_or(0), commits[2]);
+  EXPECT_EQ(ParseLsn((*reported)[0][1].value_or("")).value_or(0), commits[0]);
+  EXPECT_EQ(ParseLsn((*reported)[0][2].value_or("")).value_or(0), commits[0]);
   source->Acknowledge(commits[0] - 1);  // Never backwards.
   EXPECT_EQ(source->acknowledged(), commits[0]);
   reader.ReadFor(absl::Seconds(1));
