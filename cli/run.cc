@@ -34,8 +34,10 @@
 #include "re_dms/csv_dialect.h"
 #include "re_dms/csv_writer.h"
 #include "re_dms/key_columns.h"
+#include "re_dms/lsn.h"
 #include "re_dms/pipeline.h"
 #include "re_dms/redshift_loader.h"
+#include "re_dms/replication_source.h"
 #include "re_dms/s3_client.h"
 #include "re_dms/s3_uploader.h"
 #include "re_dms/stream_source.h"
@@ -65,6 +67,10 @@ ABSL_FLAG(std::string, log_format, "text", "see --help");
 ABSL_FLAG(int32_t, workers, 4, "see --help");
 ABSL_FLAG(bool, delete_uploaded, false, "see --help");
 ABSL_FLAG(absl::Duration, status_interval, absl::Seconds(5), "see --help");
+ABSL_FLAG(std::string, slot, "", "see --help");
+ABSL_FLAG(bool, create_slot, false, "see --help");
+ABSL_FLAG(std::string, endpos, "", "see --help");
+ABSL_FLAG(absl::Duration, ack_interval, absl::Seconds(10), "see --help");
 
 namespace re_dms::cli {
 namespace {
@@ -73,14 +79,18 @@ constexpr char kHelpText[] =
     R"(re_dms: stream PostgreSQL logical decoding into Amazon Redshift (or PostgreSQL), through S3.
 
 Usage:
+  re_dms --source=SOURCE --slot=re_dms --create-slot --target=TARGET --s3-bucket=BUCKET [flags]
   pg_recvlogical -d SOURCE --slot re_dms --start --no-loop -o include-timestamp=1 -f - |
     re_dms --source=SOURCE --target=TARGET --s3-bucket=BUCKET [flags]
   re_dms inspect            show a test_decoding stream from stdin as JSON lines
 
-re_dms reads the test_decoding plugin's text on standard input, keeps each
-table's net changes, writes them as compressed CSV, uploads the files to S3
-and merges them into the target, one transaction per batch, tables in
-parallel, each table strictly in order.
+re_dms reads the test_decoding plugin's changes from its own replication slot
+(--slot) or, without --slot, as text on standard input; keeps each table's net
+changes, writes them as compressed CSV, uploads the files to S3 and merges
+them into the target, each source transaction in one target transaction per
+table, tables in parallel, each table strictly in order. On a slot it
+confirms to the server only what the target has committed, so a crash or a
+kill loses nothing and replays nothing twice.
 
 Every flag can also be set in the environment as RE_DMS_<FLAG>, upper case with
 underscores (RE_DMS_S3_BUCKET=...); a flag on the command line wins.
@@ -98,6 +108,17 @@ Source and target:
   --target-schema=NAME     Load every table into this schema instead of its
                            source schema (two source tables with one name are
                            then an error). Default: the source schema.
+
+Replication slot (the recommended mode):
+  --slot=NAME              Read this logical replication slot (test_decoding)
+                           over a replication connection to --source; standard
+                           input is not read. The role needs REPLICATION.
+  --create-slot            Create the slot when it is missing.
+  --endpos=LSN             Exit 0 once every transaction that committed at or
+                           before LSN (e.g. 0/16B3748) is loaded and
+                           acknowledged: a catch-up run.
+  --ack-interval=DURATION  How often the slot is told what is loaded (and the
+                           server that re_dms is alive). Default 10s.
 
 Tables:
   --include-tables=GLOBS   Comma-separated globs over schema.table, e.g.
@@ -152,21 +173,40 @@ Stopping and guarantees:
   left incomplete. A stream that ends inside a record or transaction, or that
   is not test_decoding's format, exits 1 with the error's byte offset and line,
   after loading every complete transaction read before it.
-  pg_recvlogical confirms changes to the server as soon as it writes them to
-  the pipe, so what re_dms had not loaded when it crashed is lost: replay it
-  from a fresh slot or snapshot.
+  Without --slot, pg_recvlogical confirms changes to the server as soon as it
+  writes them to the pipe, so what re_dms had not loaded when it crashed is
+  lost: replay it from a fresh slot or snapshot, or use --slot.
 
 Exit codes: 0 done, 1 failure, 2 bad flags.
 )";
 
 // The flags above, by Abseil name, in the order --help lists them.
 constexpr const char* kFlagNames[] = {
-    "source",          "target",          "target_dialect",    "target_schema",
-    "include_tables",  "exclude_tables",  "partition_pattern", "s3_bucket",
-    "s3_prefix",       "s3_region",       "s3_endpoint",       "iam_role",
-    "compression",     "delete_uploaded", "flush_interval",    "flush_rows",
-    "flush_bytes",     "workers",         "spool_dir",         "log_format",
+    "source",
+    "target",
+    "target_dialect",
+    "target_schema",
+    "include_tables",
+    "exclude_tables",
+    "partition_pattern",
+    "s3_bucket",
+    "s3_prefix",
+    "s3_region",
+    "s3_endpoint",
+    "iam_role",
+    "compression",
+    "delete_uploaded",
+    "flush_interval",
+    "flush_rows",
+    "flush_bytes",
+    "workers",
+    "spool_dir",
+    "log_format",
     "status_interval",
+    "slot",
+    "create_slot",
+    "endpos",
+    "ack_interval",
 };
 
 bool IsOurFlag(absl::string_view name) {
@@ -292,6 +332,10 @@ struct Config {
   int workers = 4;
   bool delete_uploaded = false;
   absl::Duration status_interval;
+  std::string slot;  // Empty: standard input.
+  bool create_slot = false;
+  std::optional<uint64_t> endpos;
+  absl::Duration ack_interval;
 };
 
 // Checks every flag before anything starts; the error is one line.
@@ -355,6 +399,28 @@ absl::StatusOr<Config> ValidatedConfig() {
   if (!filter.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--partition-pattern: ", filter.status().message()));
+  }
+
+  config.slot = absl::GetFlag(FLAGS_slot);
+  config.create_slot = absl::GetFlag(FLAGS_create_slot);
+  if (config.create_slot && config.slot.empty()) {
+    return absl::InvalidArgumentError("--create-slot needs --slot=NAME");
+  }
+  if (const std::string endpos = absl::GetFlag(FLAGS_endpos); !endpos.empty()) {
+    if (config.slot.empty()) {
+      return absl::InvalidArgumentError(
+          "--endpos needs --slot; reading a pipe, give --endpos to pg_recvlogical");
+    }
+    absl::StatusOr<uint64_t> lsn = ParseLsn(endpos);
+    if (!lsn.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--endpos=", endpos, ": expected an LSN such as 0/16B3748"));
+    }
+    config.endpos = *lsn;
+  }
+  config.ack_interval = absl::GetFlag(FLAGS_ack_interval);
+  if (config.ack_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--ack-interval must be positive, e.g. 10s");
   }
 
   config.workers = absl::GetFlag(FLAGS_workers);
@@ -451,6 +517,7 @@ class Replication {
   std::unique_ptr<PgKeyColumns> keys_;
   std::unique_ptr<RedshiftValueFormatter> formatter_;
   std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<ReplicationSource> slot_;  // With --slot.
 };
 
 absl::Status Replication::Start() {
@@ -517,6 +584,8 @@ absl::Status Replication::Start() {
 
   PipelineOptions options;
   options.batcher = config_.batcher;
+  options.end_lsn = config_.endpos;
+  options.transaction_spool_directory = spool_;
   options.workers = config_.workers;
   options.target_schema = config_.target_schema;
   options.delete_uploaded = config_.delete_uploaded;
@@ -546,12 +615,28 @@ absl::Status Replication::Start() {
   if (!pipeline.ok()) return pipeline.status();
   pipeline_ = *std::move(pipeline);
 
+  if (!config_.slot.empty()) {
+    ReplicationSourceOptions slot_options;
+    slot_options.conninfo = config_.source;
+    slot_options.slot = config_.slot;
+    slot_options.create_slot = config_.create_slot;
+    slot_options.status_interval = config_.ack_interval;
+    slot_options.on_warning = [this](const absl::Status& status) { log_->Warn(status.message()); };
+    absl::StatusOr<std::unique_ptr<ReplicationSource>> slot =
+        ReplicationSource::Open(std::move(slot_options));
+    if (!slot.ok()) return slot.status();
+    slot_ = *std::move(slot);
+  }
+
   log_->Info("started",
              {{"source", RedactConninfo(config_.source)},
               {"target", RedactConninfo(config_.target)},
               {"dialect", dialect == TargetDialect::kRedshift ? "redshift" : "postgres"},
               {"staging", absl::StrCat("s3://", config_.bucket, "/", upload_options.prefix, "/")},
               {"spool", spool_},
+              {"input", slot_ ? absl::StrCat("slot ", config_.slot, " from ",
+                                             FormatLsn(slot_->acknowledged()))
+                              : std::string("standard input")},
               {"workers", absl::StrCat(config_.workers)}});
   return absl::OkStatus();
 }
@@ -585,10 +670,22 @@ int Replication::Run() {
     }
   });
   const absl::Time start = absl::Now();
-  std::unique_ptr<StreamSource> input = MakeFdStreamSource(STDIN_FILENO, "standard input");
-  absl::Status status = pipeline_->Run(input.get());
+  std::unique_ptr<StreamSource> stdin_source;
+  StreamSource* input = slot_.get();
+  if (input == nullptr) {
+    stdin_source = MakeFdStreamSource(STDIN_FILENO, "standard input");
+    input = stdin_source.get();
+  }
+  absl::Status status = pipeline_->Run(input);
   done.Notify();
   monitor.join();
+  if (slot_ != nullptr) {
+    // The last acknowledgement reaches the server before re_dms exits.
+    absl::Status closed = slot_->Close();
+    if (!closed.ok()) log_->Warn(closed.message());
+    log_->Info("slot acknowledged",
+               {{"slot", config_.slot}, {"confirmed", FormatLsn(slot_->acknowledged())}});
+  }
 
   PipelineStats stats = pipeline_->stats();
   const double seconds = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));

@@ -13,12 +13,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "re_dms/lsn.h"
 
 namespace re_dms::replication {
 
-// "16/B374D848" <-> 0x16B374D848.
-std::string FormatLsn(uint64_t lsn);
-absl::StatusOr<uint64_t> ParseLsn(absl::string_view text);
+using ::re_dms::FormatLsn;
+using ::re_dms::ParseLsn;
 
 // Slot names are what PostgreSQL accepts ([a-z0-9_], 1-63 characters), so a
 // name can be quoted into replication commands as is.
