@@ -197,11 +197,21 @@ std::string CompressionKeyword(Compression compression) {
 //     "Authorization parameters": role-based or key-based access; temporary
 //     credentials need SESSION_TOKEN.
 //   CSV DELIMITER/QUOTE/NULL AS -- "Data format parameters" and "Data
-//     conversion parameters", from csv_dialect.h (kRedshiftCsv).
+//     conversion parameters", from csv_dialect.h (kRedshiftCsv). NULL AS '\0'
+//     for every column: copy-parameters-data-conversion documents "If a field
+//     contains only NUL, you can use NULL AS to replace the null terminator
+//     with NULL by specifying '\0'" without limiting it to CHAR/VARCHAR, and
+//     it is the only marker no PostgreSQL value can hold. That non-character
+//     columns (BIGINT, NUMERIC, TIMESTAMPTZ, BOOLEAN, SUPER, VARBYTE) read it
+//     as NULL is the one part not spelled out ("Preparing your input data"
+//     speaks of CHAR and VARCHAR): scripts/redshift-check loads a NULL of
+//     every type to show it on a real cluster.
 //   ZSTD | GZIP -- "File compression parameters": the CsvWriter's compression.
 //   DATEFORMAT 'auto' TIMEFORMAT 'auto' -- "DATEFORMAT and TIMEFORMAT strings"
 //     / "Using automatic recognition": accepts PostgreSQL's ISO output,
-//     including fractional seconds, `BC` and `+hh` offsets for TIMESTAMPTZ.
+//     including fractional seconds and `+hh` offsets for TIMESTAMPTZ. Forms
+//     these pages do not list (BC, five-digit years) are refused before
+//     upload (type_mapping.h).
 //   COMPUPDATE OFF STATUPDATE OFF -- "Data load operations": a staging table
 //     is dropped at commit; compression analysis and statistics would only
 //     cost time.

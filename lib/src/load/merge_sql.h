@@ -19,6 +19,12 @@
 // equal in every compared column are interchangeable, so which copies survive
 // does not matter.
 //
+// Redshift compares CHAR/VARCHAR with trailing blanks insignificant, and
+// ignoring case in a COLLATE CASE_INSENSITIVE database; every key join and
+// multiset grouping therefore compares strings under COLLATE(...,
+// 'case_sensitive') and by OCTET_LENGTH too, and SUPER by its serialization
+// as VARBYTE (merge_sql.cc, ComparableParts).
+//
 // Names: every identifier is double-quoted with embedded quotes doubled.
 // Temporary tables and helper columns use the reserved prefix `re_dms_`.
 
