@@ -40,7 +40,7 @@ grep -q '(c_varchar) *equal' "$OUT" ||
   fail "no per-type line for c_varchar"
 grep -q 'public.item_string_keys *equal' "$OUT" || fail "no line for item_string_keys"
 grep -q 'checkpoint applied_at is UTC *equal' "$OUT" || fail "no applied_at line"
-if grep -Eq ' (differs|refused)' "$OUT"; then fail "something differs on PostgreSQL"; fi
+if grep -Eq ' (differs|refused)(: |$)' "$OUT"; then fail "something differs on PostgreSQL"; fi
 lines=$(grep -c ' equal$' "$OUT")
 ((lines >= 45)) || fail "only $lines equal lines"
 left=$(psql_server -c "SELECT count(*) FROM pg_database WHERE datname LIKE 're_dms_check_%'")
