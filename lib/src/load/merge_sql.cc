@@ -98,7 +98,9 @@ bool IsCharacterType(absl::string_view catalog_type) {
 // such as TimeZone affect them alike. Redshift:
 //   - SUPER cannot be grouped or compared directly: its serialization, as
 //     VARBYTE (JSON_SERIALIZE_TO_VARBYTE) since JSON_SERIALIZE "returns an
-//     error when the JSON format exceeds the varchar limit" of 65535 bytes;
+//     error when the JSON format exceeds the varchar limit" of 65535 bytes,
+//     while a VARBYTE holds up to 16,777,216 bytes ("VARBYTE type"), as much
+//     as a SUPER value, and can be joined on and grouped by;
 //   - CHAR/VARCHAR compare with trailing blanks insignificant
 //     (r_Character_types) and, in a database created COLLATE
 //     CASE_INSENSITIVE, ignoring case: 'a' = 'a ' and 'A' = 'a' there, never
