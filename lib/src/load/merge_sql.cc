@@ -675,6 +675,8 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
   }
 
   // The checkpoint, in the same transaction (one row per target table).
+  // applied_at is UTC on both dialects: on Redshift SYSDATE is "in the current
+  // session time zone" (r_SYSDATE), which SessionSetupSql sets to UTC.
   const std::string checkpoints =
       QualifiedName(options.checkpoint_schema, kCheckpointTable);
   const std::string where =
