@@ -77,8 +77,9 @@ absl::StatusOr<std::vector<TargetColumn>> DescribeTarget(PgConnection& connectio
   return columns;
 }
 
-// A failed Redshift COPY, with the rows stl_load_errors holds for it. The
-// transaction is aborted: roll it back first, or the query would fail too.
+// A failed Redshift COPY of `file`, with the rows SYS_LOAD_ERROR_DETAIL holds
+// for it (LoadErrorsSql). The transaction is aborted: roll it back first, or
+// the query would fail too.
 absl::Status RedshiftCopyError(PgConnection& connection, const StagedFile& file,
                                const absl::Status& error) {
   connection.Exec("ROLLBACK").IgnoreError();
