@@ -5,17 +5,19 @@
 // To regenerate after an intended change, run the test binary with
 // RE_DMS_GOLDEN_DIR=<repo>/tests/testdata/golden and review the diff.
 
-#include "lib/src/load/merge_sql.h"
-
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/src/load/merge_sql.h"
 
 namespace re_dms {
 namespace {
@@ -190,6 +192,135 @@ TEST(MergeSqlGoldenTest, RedshiftSchemaEvolution) {
   ExpectGolden("redshift_schema_evolution.sql", rendered);
 }
 
+// Issue 12 items 1, 2 and 7: a table keyed on a string, a json and a bytea
+// column. The string key is created at the maximum width (a PRIMARY KEY column
+// cannot be altered), SUPER and VARBYTE stay out of DISTKEY/SORTKEY, a
+// widenable non-key VARCHAR is ENCODE ZSTD (alterable), and every key join
+// compares strings case-sensitively and with their byte length.
+Batch StringKeyBatch() {
+  Batch batch = OrdersBatch();
+  batch.table = "Codes";
+  batch.columns = {{"doc", "jsonb"},
+                   {"code", "character varying"},
+                   {"blob", "bytea"},
+                   {"note", "character varying"},
+                   {"label", "character varying(10)"},
+                   {"n", "integer"}};
+  batch.key_columns = {"doc", "code", "blob"};
+  return batch;
+}
+
+std::vector<TargetColumn> RedshiftCodes() {
+  return {{"doc", "super"},
+          {"code", "character varying(65535)"},
+          {"blob", "varbyte(1024000)"},
+          {"note", "character varying(256)"},
+          {"label", "character varying(40)"},
+          {"n", "integer"}};
+}
+
+TEST(MergeSqlGoldenTest, RedshiftStringAndJsonKeys) {
+  absl::StatusOr<std::vector<Statement>> plan =
+      PlanSchema(RoleOptions(), TargetDialect::kRedshift, StringKeyBatch(), std::nullopt);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::string rendered = Render(*plan);
+  StagedBatch staged;
+  staged.batch = StringKeyBatch();
+  staged.compression = Compression::kZstd;
+  staged.files.push_back(
+      File(StagedFile::Role::kDelete, {"doc", "code", "blob"}, "000000000007-delete"));
+  staged.files.push_back(File(StagedFile::Role::kUpsert,
+                              {"doc", "code", "blob", "note", "label", "n"},
+                              "000000000007-upsert-0"));
+  staged.files.push_back(
+      File(StagedFile::Role::kUpsert, {"doc", "code", "blob", "n"}, "000000000007-upsert-1"));
+  plan = PlanMerge(RoleOptions(), TargetDialect::kRedshift, staged, RedshiftCodes(), nullptr);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  absl::StrAppend(&rendered, Render(*plan));
+  ExpectGolden("redshift_string_keys.sql", rendered);
+  EXPECT_THAT(rendered, HasSubstr("\"code\" VARCHAR(65535)"));
+  EXPECT_THAT(rendered, HasSubstr("\"note\" VARCHAR(256) ENCODE ZSTD"));
+  EXPECT_THAT(rendered, HasSubstr("DISTKEY (\"code\") SORTKEY (\"code\")"));
+  EXPECT_THAT(rendered, Not(HasSubstr("JSON_SERIALIZE(")));
+}
+
+TEST(MergeSqlTest, LayoutWithoutAnEligibleKeyColumnIsAuto) {
+  Batch batch = StringKeyBatch();
+  batch.key_columns = {"doc", "blob"};
+  absl::StatusOr<std::vector<Statement>> plan =
+      PlanSchema(RoleOptions(), TargetDialect::kRedshift, batch, std::nullopt);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->back().sql, HasSubstr("DISTSTYLE AUTO"));
+  EXPECT_THAT(plan->back().sql, Not(HasSubstr("SORTKEY")));
+}
+
+TEST(MergeSqlTest, ConfiguredLayoutOnSuperIsRefusedNamingTheColumn) {
+  RedshiftLoaderOptions options = RoleOptions();
+  options.layouts["sales.Codes"] = RedshiftTableLayout{std::string("n"), {"doc"}};
+  absl::StatusOr<std::vector<Statement>> plan =
+      PlanSchema(options, TargetDialect::kRedshift, StringKeyBatch(), std::nullopt);
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(plan.status().message(), HasSubstr("\"sales\".\"Codes\" column \"doc\""));
+  EXPECT_THAT(plan.status().message(), HasSubstr("SUPER"));
+  options.layouts["sales.Codes"] = RedshiftTableLayout{std::string("missing"), {}};
+  plan = PlanSchema(options, TargetDialect::kRedshift, StringKeyBatch(), std::nullopt);
+  EXPECT_THAT(plan.status().message(), HasSubstr("\"missing\""));
+}
+
+// Issue 12 item 3: a DISTKEY or SORTKEY column is never dropped.
+TEST(MergeSqlTest, DistAndSortKeyColumnsAreNotDropped) {
+  RedshiftLoaderOptions options = RoleOptions();
+  options.drop_removed_columns = true;
+  Batch batch = OrdersBatch();
+  batch.kind = Batch::Kind::kSchemaChange;
+  std::vector<TargetColumn> existing = RedshiftOrders();
+  existing.push_back({"old_key", "bigint", /*distkey=*/true, /*sortkey=*/1, "raw"});
+  existing.push_back({"old_sort", "date", false, 2, "az64"});
+  existing.push_back({"gone", "integer", false, 0, "az64"});
+  absl::StatusOr<std::vector<Statement>> plan =
+      PlanSchema(options, TargetDialect::kRedshift, batch, existing);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->size(), 1u);
+  EXPECT_EQ((*plan)[0].sql, "ALTER TABLE \"sales\".\"Orders\" DROP COLUMN \"gone\"");
+  // PostgreSQL has no such rule.
+  plan = PlanSchema(options, TargetDialect::kPostgres, batch, existing);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(
+      std::count_if(plan->begin(), plan->end(),
+                    [](const Statement& s) { return absl::StrContains(s.sql, "DROP COLUMN"); }),
+      3);
+}
+
+// Issue 12 item 1: what ALTER COLUMN TYPE cannot do is refused with advice.
+TEST(MergeSqlTest, KeyAndDictionaryEncodedColumnsAreNotWidened) {
+  Batch batch = StringKeyBatch();
+  EXPECT_TRUE(
+      CheckWidenable(batch, {"note", "character varying(256)", false, 0, "zstd"}, 300).ok());
+  absl::Status key = CheckWidenable(batch, {"code", "character varying(256)", true, 1, "raw"}, 300);
+  EXPECT_EQ(key.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(key.message(), HasSubstr("\"sales\".\"Codes\" column \"code\""));
+  EXPECT_THAT(key.message(), HasSubstr("300 bytes"));
+  EXPECT_THAT(key.message(), HasSubstr("PRIMARY KEY"));
+  for (absl::string_view encoding : {"bytedict", "runlength", "text255", "text32k"}) {
+    absl::Status status = CheckWidenable(
+        batch, {"note", "character varying(256)", false, 0, std::string(encoding)}, 300);
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << encoding;
+    EXPECT_THAT(status.message(), HasSubstr("ENCODE ZSTD"));
+  }
+}
+
+// Issue 12 item 8: without case-sensitive identifiers, upper case is refused.
+TEST(MergeSqlTest, UpperCaseNamesNeedCaseSensitiveIdentifiers) {
+  RedshiftLoaderOptions options = RoleOptions();
+  EXPECT_TRUE(CheckIdentifierCase(options, TargetDialect::kRedshift, "Orders").ok());
+  options.case_sensitive_identifiers = false;
+  absl::Status status = CheckIdentifierCase(options, TargetDialect::kRedshift, "Orders");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("`Orders`"));
+  EXPECT_TRUE(CheckIdentifierCase(options, TargetDialect::kRedshift, "orders_é").ok());
+  EXPECT_TRUE(CheckIdentifierCase(options, TargetDialect::kPostgres, "Orders").ok());
+}
+
 TEST(MergeSqlGoldenTest, PostgresMergeStreamsFromStdin) {
   std::vector<TargetColumn> target = {{"id", "bigint"},
                                       {"customer", "character varying"},
@@ -205,11 +336,20 @@ TEST(MergeSqlGoldenTest, PostgresMergeStreamsFromStdin) {
 
 TEST(MergeSqlGoldenTest, CatalogQueries) {
   std::string rendered = absl::StrCat(
-      "-- checkpoint table\n", CheckpointTableSql(RoleOptions())[1],
-      ";\n-- read checkpoint\n",
+      "-- checkpoint table\n", CheckpointTableSql(RoleOptions())[1], ";\n-- read checkpoint\n",
       ReadCheckpointSql(RoleOptions(), TargetDialect::kRedshift, "sales", "O'Brien\\s"),
       ";\n-- describe\n", DescribeTableSql(TargetDialect::kRedshift, "sales", "Orders"),
-      ";\n-- load errors\n", LoadErrorsSql(), ";\n");
+      ";\n-- column roles\n", ColumnRolesSql("sales", "O'Brien\\s"), ";\n-- load errors\n",
+      LoadErrorsSql(OrdersStaged().files[1]), ";\n");
+  for (TargetDialect dialect : {TargetDialect::kRedshift, TargetDialect::kPostgres}) {
+    for (const SessionSetting& setting : SessionSetupSql(RoleOptions(), dialect)) {
+      absl::StrAppend(&rendered, "-- session setup\n", setting.set_sql, ";\n");
+      if (!setting.show_sql.empty()) {
+        absl::StrAppend(&rendered, "-- expect ", absl::StrJoin(setting.expected, " or "), "\n",
+                        setting.show_sql, ";\n");
+      }
+    }
+  }
   ExpectGolden("catalog_queries.sql", rendered);
 }
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -106,10 +107,8 @@ TEST(TypeMappingTest, NumericsAreNeverRounded) {
 TEST(TypeMappingTest, DatesOutsideRedshiftsRangeFail) {
   std::string value = "2026-11-27";
   EXPECT_TRUE(Fit("date", &value).ok());
-  value = "4713-01-01 BC";
+  value = "9999-12-31";
   EXPECT_TRUE(Fit("date", &value).ok());
-  value = "4714-11-24 BC";
-  EXPECT_EQ(Fit("date", &value).code(), absl::StatusCode::kOutOfRange);
   value = "294277-01-01";
   EXPECT_EQ(Fit("timestamp without time zone", &value).code(), absl::StatusCode::kOutOfRange);
   value = "infinity";
@@ -117,6 +116,108 @@ TEST(TypeMappingTest, DatesOutsideRedshiftsRangeFail) {
   value = "2017-05-10 12:07:21.272494-04";
   EXPECT_TRUE(Fit("timestamp with time zone", &value).ok());
   EXPECT_EQ(value, "2017-05-10 12:07:21.272494-04");
+}
+
+// Issue 12 item 13: forms COPY does not document fail, naming the value.
+TEST(TypeMappingTest, UndocumentedDatetimeFormsFail) {
+  for (absl::string_view bc : {"4713-01-01 BC", "0044-03-15 BC"}) {
+    std::string value(bc);
+    absl::Status status = Fit("date", &value);
+    EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange) << bc;
+    EXPECT_THAT(status.message(), HasSubstr("table s.t column c key (1)"));
+    EXPECT_THAT(status.message(), HasSubstr("BC"));
+  }
+  std::string value = "0001-01-01 00:00:00 BC";
+  EXPECT_FALSE(Fit("timestamp without time zone", &value).ok());
+  value = "10000-01-01 00:00:00+00";  // Five-digit year.
+  absl::Status status = Fit("timestamp with time zone", &value);
+  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(status.message(), HasSubstr("four digits"));
+  value = "13:14:15+14:59";
+  EXPECT_TRUE(Fit("time with time zone", &value).ok());
+  value = "13:14:15-14";
+  EXPECT_TRUE(Fit("time with time zone", &value).ok());
+  value = "13:14:15+15:59";
+  status = Fit("time with time zone", &value);
+  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(status.message(), HasSubstr("14:59"));
+  value = "00:00:00-15";
+  EXPECT_FALSE(Fit("time with time zone", &value).ok());
+}
+
+TEST(TypeMappingTest, FloatSpecialValuesAndSubnormalsFail) {
+  for (absl::string_view special : {"NaN", "Infinity", "-Infinity"}) {
+    std::string value(special);
+    absl::Status status = Fit("real", &value);
+    EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange) << special;
+    EXPECT_THAT(status.message(), HasSubstr("table s.t column c key (1)"));
+    value = std::string(special);
+    EXPECT_FALSE(Fit("double precision", &value).ok()) << special;
+  }
+  std::string value = "1e-45";  // The smallest REAL subnormal, as PostgreSQL prints it.
+  absl::Status status = Fit("real", &value);
+  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(status.message(), HasSubstr("subnormal"));
+  value = "1.1754944e-38";
+  EXPECT_TRUE(Fit("real", &value).ok());
+  value = "1e-45";  // Normal for DOUBLE PRECISION.
+  EXPECT_TRUE(Fit("double precision", &value).ok());
+  value = "5e-324";
+  EXPECT_FALSE(Fit("double precision", &value).ok());
+  value = "-0";
+  EXPECT_TRUE(Fit("real", &value).ok());
+  value = "3.4028235e+38";
+  EXPECT_TRUE(Fit("real", &value).ok());
+}
+
+// Issue 12 item 6: scales Redshift refuses keep the exact text.
+TEST(TypeMappingTest, NumericScalesRedshiftRefusesBecomeText) {
+  EXPECT_EQ(Redshift("numeric(38,37)"), "NUMERIC(38,37)");
+  EXPECT_EQ(Redshift("numeric(38,38)"), "VARCHAR(256)");
+  EXPECT_EQ(Redshift("numeric(2,5)"), "VARCHAR(256)");
+  EXPECT_EQ(Redshift("numeric(3,-2)"), "VARCHAR(256)");
+  TypeMappingOptions wide;
+  wide.unconstrained_numeric_scale = 40;
+  EXPECT_EQ(Redshift("numeric", wide), "NUMERIC(38,37)");
+}
+
+// Issue 12 item 5: SUPER's documented limits fail before upload.
+TEST(TypeMappingTest, SuperLimitsFailNamingTheValue) {
+  std::string value = R"({"a": 1, "b": {"a": 2}, "c": [{"a": 3}, {"a": 4}]})";
+  EXPECT_TRUE(Fit("json", &value).ok());
+  value = R"({"a": 1, "b": 2, "a": 3})";
+  absl::Status status = Fit("json", &value);
+  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(status.message(), HasSubstr("table s.t column c key (1)"));
+  EXPECT_THAT(status.message(), HasSubstr("`a` appears twice"));
+  value = R"([{"x": {"k": 1, "k": 1}}])";
+  EXPECT_FALSE(Fit("json", &value).ok());
+  value = absl::StrCat("{\"k\": \"", std::string(65536, 'x'), "\"}");
+  status = Fit("jsonb", &value);
+  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(status.message(), HasSubstr("65536 bytes"));
+  value = absl::StrCat("\"", std::string(65535, 'x'), "\"");
+  EXPECT_TRUE(Fit("jsonb", &value).ok());
+  value = "null";
+  EXPECT_TRUE(Fit("json", &value).ok());
+  // The same document as text is kept whole.
+  TypeMappingOptions text;
+  text.json_as_super = false;
+  value = R"({"a": 1, "a": 3})";
+  EXPECT_TRUE(FitValueForRedshift(RedshiftTypeFor("json", text), OverflowPolicy::kFail, "w", &value,
+                                  nullptr)
+                  .ok());
+}
+
+// Issue 12 item 11: an empty bytea would load as NULL.
+TEST(TypeMappingTest, EmptyByteaFailsUnlessTruncating) {
+  std::string value = "\\x";
+  absl::Status status = Fit("bytea", &value);
+  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(status.message(), HasSubstr("empty bytea"));
+  value = "\\x";
+  EXPECT_TRUE(Fit("bytea", &value, OverflowPolicy::kTruncate).ok());
+  EXPECT_EQ(value, "");
 }
 
 TEST(TypeMappingTest, ByteaBecomesBareHex) {

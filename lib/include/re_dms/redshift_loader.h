@@ -29,7 +29,17 @@
 // Identifiers: always double-quoted, so names keep their case. Redshift folds
 // even quoted identifiers to lower case unless the session (or cluster
 // parameter group) sets enable_case_sensitive_identifier to true; the loader
-// sets it per session when `case_sensitive_identifiers` is on (default).
+// sets it per session when `case_sensitive_identifiers` is on (default) and
+// checks with SHOW that it took, so a cluster default cannot undo it. With
+// it off, names with upper-case letters are refused (they would be created
+// under another name than the catalog lookups search for). Each Redshift
+// session also runs in time zone UTC, so the checkpoint's applied_at is UTC.
+//
+// Redshift refusals the loader turns into clear errors rather than a failed
+// ALTER: a VARCHAR that must grow but is a PRIMARY KEY column (created at the
+// maximum width by this loader, so only older tables) or is encoded BYTEDICT,
+// RUNLENGTH, TEXT255 or TEXT32K. A failed COPY's rows are read from
+// SYS_LOAD_ERROR_DETAIL.
 //
 // Not thread-safe: one Apply at a time per instance (one connection).
 
@@ -84,8 +94,10 @@ std::unique_ptr<StagedFileSource> MakeLocalStagedFileSource();
 
 // Distribution and sort keys for tables the loader creates on Redshift.
 // Defaults: DISTKEY on the first key column and SORTKEY on the key columns
-// (co-locates and orders rows the merge joins on); DISTSTYLE AUTO for tables
-// without a key.
+// (co-locates and orders rows the merge joins on), leaving out key columns
+// whose Redshift type cannot be a DISTKEY or SORTKEY (SUPER, VARBYTE);
+// DISTSTYLE AUTO for tables without such a key column. A configured layout
+// that names such a column is refused, naming it.
 struct RedshiftTableLayout {
   std::optional<std::string> distkey;
   std::vector<std::string> sortkey;

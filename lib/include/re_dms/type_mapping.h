@@ -65,6 +65,8 @@ struct RedshiftType {
 };
 
 inline constexpr int64_t kRedshiftMaxVarcharBytes = 65535;
+// "Numeric types": "The maximum scale is 37".
+inline constexpr int kRedshiftMaxNumericScale = 37;
 inline constexpr int64_t kRedshiftInitialVarcharBytes = 256;
 // SUPER holds up to 16 MB per value (Redshift "SUPER type" limitations).
 inline constexpr int64_t kRedshiftMaxSuperBytes = 16 * 1024 * 1024;
@@ -83,8 +85,11 @@ std::string PostgresTypeFor(absl::string_view source_type);
 // as the same value in a column of `type`, applying the overflow policy:
 //   bytea `\x0a0b` -> `0a0b` (VARBYTE loads hex from CSV);
 //   numeric checked against precision/scale (never rounded), NaN/Infinity fail;
-//   dates/timestamps outside Redshift's range (4713 BC .. 294276 AD) and
-//   `infinity` fail;
+//   dates/timestamps in a form COPY does not document (BC, years of five or
+//   more digits) and `infinity` fail;
+//   timetz offsets beyond +/-14:59, float NaN/Infinity and subnormals fail;
+//   SUPER values with a string over 65535 bytes or a repeated attribute name
+//   in one object fail; an empty bytea fails under kFail (it would load NULL);
 //   strings over the type's byte limit fail, or are cut at a UTF-8 boundary
 //   under kTruncate, incrementing *truncated.
 // `where` names the value for errors ("table s.t column c key (1)").

@@ -55,16 +55,90 @@ std::string TargetTypeFor(const RedshiftLoaderOptions& options, TargetDialect di
   return PostgresTypeFor(source_type);
 }
 
-// An expression over `expr` (of catalog type `type`) that compares equal
-// exactly when the values are the same, usable in GROUP BY and PARTITION BY.
+// The type and options of a column the loader creates (CREATE TABLE, ADD
+// COLUMN). On Redshift a VARCHAR whose length is a guess must stay alterable
+// (r_ALTER_TABLE): "You can't alter columns with UNIQUE, PRIMARY KEY, or
+// FOREIGN KEY constraints", so a key column starts at the maximum width and is
+// never widened; and "You can't alter a column with compression encodings
+// BYTEDICT, RUNLENGTH, TEXT255, or TEXT32K", which ENCODE AUTO may choose, so
+// a widenable column is ENCODE ZSTD (c_Compression_encodings; this turns the
+// table's ENCODE AUTO off, and the other columns get the documented defaults).
+std::string NewColumnType(const RedshiftLoaderOptions& options, TargetDialect dialect,
+                          const ColumnDef& column, bool key) {
+  if (!IsRedshift(dialect)) return PostgresTypeFor(column.type);
+  RedshiftType type = RedshiftTypeFor(column.type, options.type_mapping);
+  if (!type.widenable) return type.Sql();
+  if (key) return absl::StrCat("VARCHAR(", kRedshiftMaxVarcharBytes, ")");
+  return absl::StrCat(type.Sql(), " ENCODE ZSTD");
+}
+
+// r_CREATE_TABLE_NEW: DISTKEY and SORTKEY columns must be BOOLEAN, REAL,
+// DOUBLE PRECISION, SMALLINT, INTEGER, BIGINT, DECIMAL, DATE, TIME, TIMETZ,
+// TIMESTAMP, TIMESTAMPTZ, CHAR or VARCHAR; limitations-super: "You can't
+// define SUPER columns as either a distribution or sort key". VARBYTE is not
+// in the list either.
+bool CanBeDistOrSortKey(const RedshiftLoaderOptions& options, absl::string_view source_type) {
+  switch (RedshiftTypeFor(source_type, options.type_mapping).family) {
+    case RedshiftType::Family::kSuper:
+    case RedshiftType::Family::kVarbyte:
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool IsCharacterType(absl::string_view catalog_type) {
+  return absl::StartsWith(catalog_type, "character");  // character varying(n), character(n)
+}
+
+// Expressions over `expr` (of catalog type `type`) that are all equal exactly
+// when the values are the same, usable in GROUP BY and PARTITION BY.
 // PostgreSQL: the text output, since some types (json, point, xml) have no
 // equality operator; both sides are rendered by the same session, so settings
-// such as TimeZone affect them alike. Redshift: the value itself, SUPER
-// serialized (SUPER cannot be grouped or compared directly).
-std::string Comparable(TargetDialect dialect, absl::string_view type, absl::string_view expr) {
-  if (!IsRedshift(dialect)) return absl::StrCat("CAST(", expr, " AS text)");
-  if (absl::EqualsIgnoreCase(type, "super")) return absl::StrCat("JSON_SERIALIZE(", expr, ")");
-  return std::string(expr);
+// such as TimeZone affect them alike. Redshift:
+//   - SUPER cannot be grouped or compared directly: its serialization, as
+//     VARBYTE (JSON_SERIALIZE_TO_VARBYTE) since JSON_SERIALIZE "returns an
+//     error when the JSON format exceeds the varchar limit" of 65535 bytes,
+//     while a VARBYTE holds up to 16,777,216 bytes ("VARBYTE type"), as much
+//     as a SUPER value, and can be joined on and grouped by;
+//   - CHAR/VARCHAR compare with trailing blanks insignificant
+//     (r_Character_types) and, in a database created COLLATE
+//     CASE_INSENSITIVE, ignoring case: 'a' = 'a ' and 'A' = 'a' there, never
+//     in PostgreSQL. So the value under COLLATE(..., 'case_sensitive')
+//     (r_COLLATE) and its OCTET_LENGTH, which counts trailing blanks: two
+//     strings equal ignoring trailing blanks and of the same length are the
+//     same bytes;
+//   - everything else: the value itself.
+std::vector<std::string> ComparableParts(TargetDialect dialect, absl::string_view type,
+                                         absl::string_view expr) {
+  if (!IsRedshift(dialect)) return {absl::StrCat("CAST(", expr, " AS text)")};
+  if (absl::EqualsIgnoreCase(type, "super")) {
+    return {absl::StrCat("JSON_SERIALIZE_TO_VARBYTE(", expr, ")")};
+  }
+  if (IsCharacterType(type)) {
+    return {absl::StrCat("COLLATE(", expr, ", 'case_sensitive')"),
+            absl::StrCat("OCTET_LENGTH(", expr, ")")};
+  }
+  return {std::string(expr)};
+}
+
+// `left = right` for key columns of catalog type `type` (never NULL), with
+// PostgreSQL's meaning on both dialects (see ComparableParts).
+std::string KeyEqual(TargetDialect dialect, absl::string_view type, absl::string_view left,
+                     absl::string_view right) {
+  if (!IsRedshift(dialect)) return absl::StrCat(left, " = ", right);
+  std::vector<std::string> left_parts = ComparableParts(dialect, type, left);
+  std::vector<std::string> right_parts = ComparableParts(dialect, type, right);
+  std::vector<std::string> conditions;
+  for (size_t i = 0; i < left_parts.size(); ++i) {
+    conditions.push_back(absl::StrCat(left_parts[i], " = ", right_parts[i]));
+  }
+  return absl::StrJoin(conditions, " AND ");
+}
+
+std::string CatalogType(const std::vector<TargetColumn>& columns, absl::string_view name) {
+  const TargetColumn* column = FindColumn(columns, name);
+  return column != nullptr ? column->type : "";
 }
 
 // `text`, formatted as CsvWriter writes values of `column`, as a constant of
@@ -125,11 +199,21 @@ std::string CompressionKeyword(Compression compression) {
 //     "Authorization parameters": role-based or key-based access; temporary
 //     credentials need SESSION_TOKEN.
 //   CSV DELIMITER/QUOTE/NULL AS -- "Data format parameters" and "Data
-//     conversion parameters", from csv_dialect.h (kRedshiftCsv).
+//     conversion parameters", from csv_dialect.h (kRedshiftCsv). NULL AS '\0'
+//     for every column: copy-parameters-data-conversion documents "If a field
+//     contains only NUL, you can use NULL AS to replace the null terminator
+//     with NULL by specifying '\0'" without limiting it to CHAR/VARCHAR, and
+//     it is the only marker no PostgreSQL value can hold. That non-character
+//     columns (BIGINT, NUMERIC, TIMESTAMPTZ, BOOLEAN, SUPER, VARBYTE) read it
+//     as NULL is the one part not spelled out ("Preparing your input data"
+//     speaks of CHAR and VARCHAR): scripts/redshift-check loads a NULL of
+//     every type to show it on a real cluster.
 //   ZSTD | GZIP -- "File compression parameters": the CsvWriter's compression.
 //   DATEFORMAT 'auto' TIMEFORMAT 'auto' -- "DATEFORMAT and TIMEFORMAT strings"
 //     / "Using automatic recognition": accepts PostgreSQL's ISO output,
-//     including fractional seconds, `BC` and `+hh` offsets for TIMESTAMPTZ.
+//     including fractional seconds and `+hh` offsets for TIMESTAMPTZ. Forms
+//     these pages do not list (BC, five-digit years) are refused before
+//     upload (type_mapping.h).
 //   COMPUPDATE OFF STATUPDATE OFF -- "Data load operations": a staging table
 //     is dropped at commit; compression analysis and statistics would only
 //     cost time.
@@ -191,12 +275,14 @@ absl::StatusOr<Statement> RedshiftCopy(const RedshiftLoaderOptions& options,
 }
 
 // DELETE ... USING `stage` WHERE the key columns match.
-Statement DeleteByKey(const Batch& batch, absl::string_view stage) {
+Statement DeleteByKey(TargetDialect dialect, const Batch& batch, absl::string_view stage,
+                      const std::vector<TargetColumn>& target_columns) {
   std::vector<std::string> conditions;
   const std::string target = TargetName(batch);
   for (const std::string& key : batch.key_columns) {
-    conditions.push_back(absl::StrCat(target, ".", QuoteIdentifier(key), " = ",
-                                      QuoteIdentifier(stage), ".", QuoteIdentifier(key)));
+    conditions.push_back(KeyEqual(dialect, CatalogType(target_columns, key),
+                                  absl::StrCat(target, ".", QuoteIdentifier(key)),
+                                  absl::StrCat(QuoteIdentifier(stage), ".", QuoteIdentifier(key))));
   }
   return Make(Statement::Kind::kDelete,
               absl::StrCat("DELETE FROM ", target, " USING ", QuoteIdentifier(stage), " WHERE ",
@@ -212,21 +298,31 @@ std::vector<Statement> MultisetDelete(TargetDialect dialect, const Batch& batch,
   const std::string keep = QuoteIdentifier(kKeepTable);
   const std::string alias = QuoteIdentifier(kTargetAlias);
   std::vector<std::string> grouped, partition, join, match, all_columns;
-  for (const std::string& name : file.columns) {
-    const TargetColumn* column = FindColumn(target_columns, name);
-    const std::string type = column ? column->type : "";
+  size_t parts = 0;
+  for (size_t c = 0; c < file.columns.size(); ++c) {
+    const std::string& name = file.columns[c];
+    const std::string type = CatalogType(target_columns, name);
     const std::string quoted = QuoteIdentifier(name);
-    grouped.push_back(absl::StrCat(Comparable(dialect, type, quoted), " AS ", quoted));
-    const std::string in_target = Comparable(dialect, type, absl::StrCat(alias, ".", quoted));
-    partition.push_back(in_target);
-    join.push_back(NullSafeEqual(in_target, absl::StrCat(counts, ".", quoted)));
-    match.push_back(NullSafeEqual(Comparable(dialect, type, absl::StrCat(target, ".", quoted)),
-                                  absl::StrCat(counts, ".", quoted)));
+    std::vector<std::string> staged = ComparableParts(dialect, type, quoted);
+    std::vector<std::string> in_target =
+        ComparableParts(dialect, type, absl::StrCat(alias, ".", quoted));
+    std::vector<std::string> in_delete =
+        ComparableParts(dialect, type, absl::StrCat(target, ".", quoted));
+    for (size_t p = 0; p < staged.size(); ++p, ++parts) {
+      // The first part keeps the column's name; further parts (Redshift's
+      // string lengths) get helper names.
+      const std::string counted =
+          p == 0 ? quoted : QuoteIdentifier(absl::StrCat("re_dms_c", c, "_", p));
+      grouped.push_back(absl::StrCat(staged[p], " AS ", counted));
+      partition.push_back(in_target[p]);
+      join.push_back(NullSafeEqual(in_target[p], absl::StrCat(counts, ".", counted)));
+      match.push_back(NullSafeEqual(in_delete[p], absl::StrCat(counts, ".", counted)));
+    }
   }
   for (const TargetColumn& column : target_columns) all_columns.push_back(column.name);
   // GROUP BY positions: the same expressions as selected, on both dialects.
   std::vector<std::string> positions;
-  for (size_t i = 1; i <= file.columns.size(); ++i) positions.push_back(absl::StrCat(i));
+  for (size_t i = 1; i <= parts; ++i) positions.push_back(absl::StrCat(i));
   std::vector<Statement> statements;
   statements.push_back(Make(
       Statement::Kind::kDelete,
@@ -325,8 +421,10 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
                                            QuoteIdentifier(batch.schema))));
     std::vector<std::string> definitions;
     for (const ColumnDef& column : batch.columns) {
+      const bool key = std::find(batch.key_columns.begin(), batch.key_columns.end(), column.name) !=
+                       batch.key_columns.end();
       definitions.push_back(absl::StrCat(QuoteIdentifier(column.name), " ",
-                                         TargetTypeFor(options, dialect, column.type)));
+                                         NewColumnType(options, dialect, column, key)));
     }
     if (!batch.key_columns.empty()) {
       // Informational on Redshift ("Defining table constraints"): it is not
@@ -340,9 +438,35 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
       auto custom = options.layouts.find(absl::StrCat(batch.schema, ".", batch.table));
       if (custom != options.layouts.end()) {
         layout = custom->second;
-      } else if (!batch.key_columns.empty()) {
-        layout.distkey = batch.key_columns[0];
-        layout.sortkey = batch.key_columns;
+        std::vector<std::string> named = layout.sortkey;
+        if (layout.distkey.has_value()) named.push_back(*layout.distkey);
+        for (const std::string& name : named) {
+          auto column = std::find_if(batch.columns.begin(), batch.columns.end(),
+                                     [&](const ColumnDef& c) { return c.name == name; });
+          if (column == batch.columns.end()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("table ", target, ": the configured layout names column ",
+                             QuoteIdentifier(name), ", which the table does not have"));
+          }
+          if (!CanBeDistOrSortKey(options, column->type)) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "table ", target, " column ", QuoteIdentifier(name), ": a ",
+                RedshiftTypeFor(column->type, options.type_mapping).Sql(),
+                " column cannot be a DISTKEY or SORTKEY (CREATE TABLE); change the layout"));
+          }
+        }
+      } else {
+        // The key columns that may be keys of the layout, in key order; a
+        // table whose key has none gets DISTSTYLE AUTO and no sort key.
+        for (const std::string& key : batch.key_columns) {
+          auto column = std::find_if(batch.columns.begin(), batch.columns.end(),
+                                     [&](const ColumnDef& c) { return c.name == key; });
+          if (column == batch.columns.end() || !CanBeDistOrSortKey(options, column->type)) {
+            continue;
+          }
+          if (!layout.distkey.has_value()) layout.distkey = key;
+          layout.sortkey.push_back(key);
+        }
       }
       // "CREATE TABLE": DISTSTYLE KEY with DISTKEY(column), SORTKEY(columns).
       if (layout.distkey.has_value()) {
@@ -360,9 +484,11 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
   for (const ColumnDef& column : batch.columns) {
     if (FindColumn(*existing, column.name) != nullptr) continue;
     const std::string type = TargetTypeFor(options, dialect, column.type);
-    statements.push_back(Make(Statement::Kind::kSchema,
-                              absl::StrCat("ALTER TABLE ", target, " ADD COLUMN ",
-                                           QuoteIdentifier(column.name), " ", type)));
+    // Never a key column of the table: its PRIMARY KEY was declared at CREATE.
+    statements.push_back(
+        Make(Statement::Kind::kSchema,
+             absl::StrCat("ALTER TABLE ", target, " ADD COLUMN ", QuoteIdentifier(column.name), " ",
+                          NewColumnType(options, dialect, column, /*key=*/false))));
     if (!column.existing_rows_value.has_value()) continue;
     // Every row the target holds now predates the column: this batch's own
     // rows are merged after the schema statements, in the same transaction.
@@ -404,6 +530,10 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
       bool kept = std::any_of(batch.columns.begin(), batch.columns.end(),
                               [&](const ColumnDef& c) { return c.name == column.name; });
       if (kept) continue;
+      // r_ALTER_TABLE: "You can't drop a column that is the distribution key
+      // (DISTKEY) or a sort key (SORTKEY)". Such a column stays, NULL for new
+      // rows, as every removed column does without drop_removed_columns.
+      if (IsRedshift(dialect) && (column.distkey || column.sortkey != 0)) continue;
       statements.push_back(Make(Statement::Kind::kSchema,
                                 absl::StrCat("ALTER TABLE ", target, " DROP COLUMN ",
                                              QuoteIdentifier(column.name))));
@@ -489,7 +619,7 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
       const StagedFile& file = staged.files[i];
       if (file.role == StagedFile::Role::kDelete) {
         if (keyed) {
-          statements.push_back(DeleteByKey(batch, StageName(i)));
+          statements.push_back(DeleteByKey(dialect, batch, StageName(i), target_columns));
         } else {
           for (Statement& s : MultisetDelete(dialect, batch, file, StageName(i), target_columns)) {
             statements.push_back(std::move(s));
@@ -503,7 +633,7 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
       const std::string stage = QuoteIdentifier(StageName(i));
       const bool full_row = file.columns.size() == batch.columns.size();
       if (full_row) {
-        if (keyed) statements.push_back(DeleteByKey(batch, StageName(i)));
+        if (keyed) statements.push_back(DeleteByKey(dialect, batch, StageName(i), target_columns));
         statements.push_back(Make(Statement::Kind::kInsert,
                                   absl::StrCat("INSERT INTO ", target, " (",
                                                QuotedList(file.columns), ") SELECT ",
@@ -520,8 +650,9 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
       for (const std::string& name : file.columns) {
         if (std::find(batch.key_columns.begin(), batch.key_columns.end(), name) !=
             batch.key_columns.end()) {
-          conditions.push_back(absl::StrCat(target, ".", QuoteIdentifier(name), " = ", stage, ".",
-                                            QuoteIdentifier(name)));
+          conditions.push_back(KeyEqual(dialect, CatalogType(target_columns, name),
+                                        absl::StrCat(target, ".", QuoteIdentifier(name)),
+                                        absl::StrCat(stage, ".", QuoteIdentifier(name))));
         } else {
           assignments.push_back(absl::StrCat(QuoteIdentifier(name), " = ", stage, ".",
                                              QuoteIdentifier(name)));
@@ -544,6 +675,8 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
   }
 
   // The checkpoint, in the same transaction (one row per target table).
+  // applied_at is UTC on both dialects: on Redshift SYSDATE is "in the current
+  // session time zone" (r_SYSDATE), which SessionSetupSql sets to UTC.
   const std::string checkpoints =
       QualifiedName(options.checkpoint_schema, kCheckpointTable);
   const std::string where =
@@ -605,12 +738,84 @@ std::string DescribeTableSql(TargetDialect dialect, absl::string_view schema,
       " AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
 }
 
-std::string LoadErrorsSql() {
-  // "STL_LOAD_ERRORS" and "PG_LAST_COPY_ID": the COPY id is updated when a
-  // COPY fails on invalid data, so this finds the rows of the failed load.
-  return "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(err_reason), "
-         "TRIM(raw_field_value) FROM stl_load_errors WHERE query = pg_last_copy_id() "
-         "ORDER BY line_number LIMIT 10";
+std::string LoadErrorsSql(const StagedFile& file) {
+  // SYS_LOAD_ERROR_DETAIL: session_id is "the process identifier of the
+  // process running the copy" (pg_backend_pid()), file_name "the complete path
+  // to the input file", character(256) so compared trimmed.
+  std::vector<std::string> objects;
+  for (const std::string& uri : file.s3_uris) {
+    objects.push_back(QuoteLiteral(TargetDialect::kRedshift, uri));
+  }
+  if (objects.empty()) objects.push_back("''");
+  return absl::StrCat(
+      "SELECT TRIM(file_name), line_number, TRIM(column_name), TRIM(error_message), "
+      "TRIM(column_type) FROM sys_load_error_detail WHERE session_id = pg_backend_pid() AND "
+      "TRIM(file_name) IN (",
+      absl::StrJoin(objects, ", "), ") ORDER BY start_time DESC, line_number LIMIT 10");
+}
+
+std::string ColumnRolesSql(absl::string_view schema, absl::string_view table) {
+  return absl::StrCat(
+      "SELECT column_name, distkey, sortkey, TRIM(encoding) FROM svv_redshift_columns "
+      "WHERE database_name = CURRENT_DATABASE() AND schema_name = ",
+      QuoteLiteral(TargetDialect::kRedshift, schema),
+      " AND table_name = ", QuoteLiteral(TargetDialect::kRedshift, table));
+}
+
+absl::Status CheckWidenable(const Batch& batch, const TargetColumn& column, int64_t needed_bytes) {
+  const std::string what =
+      absl::StrCat("table ", TargetName(batch), " column ", QuoteIdentifier(column.name), " (",
+                   column.type, ") must hold a value of ", needed_bytes, " bytes");
+  if (std::find(batch.key_columns.begin(), batch.key_columns.end(), column.name) !=
+      batch.key_columns.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what,
+        ", but it is a key column and Redshift cannot alter a PRIMARY KEY column "
+        "(ALTER TABLE); recreate the table with the column as VARCHAR(65535), as re_dms "
+        "creates key columns, and re-sync it"));
+  }
+  for (absl::string_view encoding : {"bytedict", "runlength", "text255", "text32k"}) {
+    if (absl::EqualsIgnoreCase(column.encoding, encoding)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ", but it is encoded ", column.encoding,
+                       " and Redshift cannot alter such a column (ALTER TABLE); run ALTER TABLE ",
+                       TargetName(batch), " ALTER COLUMN ", QuoteIdentifier(column.name),
+                       " ENCODE ZSTD, then restart"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<SessionSetting> SessionSetupSql(const RedshiftLoaderOptions& options,
+                                            TargetDialect dialect) {
+  if (!IsRedshift(dialect)) {
+    // PostgreSQL: literals are written with only quotes doubled.
+    return {{"SET standard_conforming_strings = on", "", {}}};
+  }
+  std::vector<SessionSetting> settings;
+  if (options.case_sensitive_identifiers) {
+    // r_enable_case_sensitive_identifier: without it quoted names fold to
+    // lower case too; SHOW proves that the cluster accepted it.
+    settings.push_back({"SET enable_case_sensitive_identifier TO true",
+                        "SHOW enable_case_sensitive_identifier",
+                        {"on", "true"}});
+  }
+  // r_timezone_config; SYSDATE is "in the current session time zone".
+  settings.push_back({"SET timezone TO 'UTC'", "SHOW timezone", {"UTC", "utc"}});
+  return settings;
+}
+
+absl::Status CheckIdentifierCase(const RedshiftLoaderOptions& options, TargetDialect dialect,
+                                 absl::string_view name) {
+  if (!IsRedshift(dialect) || options.case_sensitive_identifiers) return absl::OkStatus();
+  if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("identifier `", name,
+                     "` has upper-case letters, which Redshift folds to lower case "
+                     "unless enable_case_sensitive_identifier is on (Names and identifiers); turn "
+                     "case_sensitive_identifiers back on or rename it"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace re_dms

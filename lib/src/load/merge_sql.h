@@ -19,6 +19,12 @@
 // equal in every compared column are interchangeable, so which copies survive
 // does not matter.
 //
+// Redshift compares CHAR/VARCHAR with trailing blanks insignificant, and
+// ignoring case in a COLLATE CASE_INSENSITIVE database; every key join and
+// multiset grouping therefore compares strings under COLLATE(...,
+// 'case_sensitive') and by OCTET_LENGTH too, and SUPER by its serialization
+// as VARBYTE (merge_sql.cc, ComparableParts).
+//
 // Names: every identifier is double-quoted with embedded quotes doubled.
 // Temporary tables and helper columns use the reserved prefix `re_dms_`.
 
@@ -55,6 +61,12 @@ std::string QuoteLiteral(TargetDialect dialect, absl::string_view text);
 struct TargetColumn {
   std::string name;
   std::string type;
+  // Redshift only, from SVV_REDSHIFT_COLUMNS (ColumnRolesSql): whether the
+  // column is the distribution key, its position in the sort key (0: none),
+  // and its compression encoding. They decide what ALTER TABLE may do to it.
+  bool distkey = false;
+  int sortkey = 0;
+  std::string encoding;
 };
 
 // For `character varying(n)`: n; otherwise nullopt.
@@ -101,6 +113,10 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
 // ALTER TABLE ... ALTER COLUMN ... TYPE VARCHAR(bytes) (Redshift only; must run
 // outside a transaction block).
 std::string WidenVarcharSql(const Batch& batch, absl::string_view column, int64_t bytes);
+// Whether Redshift lets WidenVarcharSql alter `column` (r_ALTER_TABLE: not a
+// PRIMARY KEY column, not one encoded BYTEDICT, RUNLENGTH, TEXT255 or
+// TEXT32K); otherwise a FailedPrecondition naming table, column and what to do.
+absl::Status CheckWidenable(const Batch& batch, const TargetColumn& column, int64_t needed_bytes);
 
 // Everything inside the batch's transaction after PlanSchema, ending with the
 // checkpoint write. `target` is the table as it is after PlanSchema ran.
@@ -119,8 +135,33 @@ std::string ReadCheckpointSql(const RedshiftLoaderOptions& options, TargetDialec
 // The target table's columns in order (empty result: the table is missing).
 std::string DescribeTableSql(TargetDialect dialect, absl::string_view schema,
                              absl::string_view table);
-// Redshift: the rows of stl_load_errors for the last COPY of this session.
-std::string LoadErrorsSql();
+// Redshift: column name, distkey, sortkey and encoding of each column of the
+// table (SVV_REDSHIFT_COLUMNS), to fill TargetColumn's Redshift fields.
+std::string ColumnRolesSql(absl::string_view schema, absl::string_view table);
+// Redshift: the load errors of a failed COPY of `file` by this session, from
+// SYS_LOAD_ERROR_DETAIL (documented for provisioned clusters and Serverless,
+// where STL_LOAD_ERRORS stays empty). Matched on session and the data set's
+// S3 objects rather than PG_LAST_COPY_ID(), which is read after the ROLLBACK
+// and need not name the COPY that failed.
+std::string LoadErrorsSql(const StagedFile& file);
+
+// Statements that set up every target session, and the setting each must
+// show afterwards (empty: nothing to check). Redshift: identifiers keep their
+// case (r_names, enable_case_sensitive_identifier) and the session's time
+// zone is UTC, so SYSDATE in the checkpoint's applied_at is UTC (r_SYSDATE:
+// "in the current session time zone"). PostgreSQL: standard_conforming_strings.
+struct SessionSetting {
+  std::string set_sql;
+  std::string show_sql;
+  std::vector<std::string> expected;  // Any of these values.
+};
+std::vector<SessionSetting> SessionSetupSql(const RedshiftLoaderOptions& options,
+                                            TargetDialect dialect);
+// Redshift with case_sensitive_identifiers off folds every name to lower
+// case, so a name with an upper-case letter would be created as another name
+// than the catalog lookups search for: refused, naming it.
+absl::Status CheckIdentifierCase(const RedshiftLoaderOptions& options, TargetDialect dialect,
+                                 absl::string_view name);
 
 }  // namespace re_dms
 

@@ -59,29 +59,47 @@ absl::StatusOr<std::vector<TargetColumn>> DescribeTarget(PgConnection& connectio
   if (!rows.ok()) return WithContext(rows.status(), "describing the target table");
   std::vector<TargetColumn> columns;
   for (const PgRow& row : *rows) columns.push_back({row[0].value_or(""), row[1].value_or("")});
+  if (dialect != TargetDialect::kRedshift || columns.empty()) return columns;
+  // Which columns are dist/sort keys and how they are encoded decides what
+  // ALTER TABLE may do (merge_sql.h, TargetColumn).
+  absl::StatusOr<std::vector<PgRow>> roles =
+      connection.Query(ColumnRolesSql(batch.schema, batch.table));
+  if (!roles.ok()) return WithContext(roles.status(), "reading the target's column roles");
+  for (const PgRow& row : *roles) {
+    for (TargetColumn& column : columns) {
+      if (column.name != row[0].value_or("")) continue;
+      const std::string distkey = row[1].value_or("");
+      column.distkey = distkey == "t" || distkey == "true";
+      if (!absl::SimpleAtoi(row[2].value_or("0"), &column.sortkey)) column.sortkey = 0;
+      column.encoding = row[3].value_or("");
+    }
+  }
   return columns;
 }
 
-// A failed Redshift COPY, with the rows stl_load_errors holds for it. The
-// transaction is aborted: roll it back first, or the query would fail too.
-absl::Status RedshiftCopyError(PgConnection& connection, const absl::Status& error) {
+// A failed Redshift COPY of `file`, with the rows SYS_LOAD_ERROR_DETAIL holds
+// for it (LoadErrorsSql). The transaction is aborted: roll it back first, or
+// the query would fail too.
+absl::Status RedshiftCopyError(PgConnection& connection, const StagedFile& file,
+                               const absl::Status& error) {
   connection.Exec("ROLLBACK").IgnoreError();
   std::string details;
-  absl::StatusOr<std::vector<PgRow>> rows = connection.Query(LoadErrorsSql());
+  absl::StatusOr<std::vector<PgRow>> rows = connection.Query(LoadErrorsSql(file));
   if (rows.ok()) {
     for (const PgRow& row : *rows) {
       absl::StrAppend(&details, "; file ", row[0].value_or("?"), " line ", row[1].value_or("?"),
-                      " column ", row[2].value_or("?"), ": ", row[3].value_or("?"), " (value `",
-                      row[4].value_or(""), "`)");
+                      " column ", row[2].value_or("?"), " (", row[4].value_or("?"),
+                      "): ", row[3].value_or("?"));
     }
   }
   return absl::Status(error.code(), absl::StrCat(error.message(), details));
 }
 
 // The VARCHAR columns of `target` that the measured maxima outgrow, with the
-// width each must be widened to.
-std::vector<std::pair<std::string, int64_t>> Outgrown(const Statement& measure, const PgRow& maxima,
-                                                      const std::vector<TargetColumn>& target) {
+// width each must be widened to; an error when Redshift cannot widen one.
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Outgrown(
+    const Batch& batch, const Statement& measure, const PgRow& maxima,
+    const std::vector<TargetColumn>& target) {
   std::vector<std::pair<std::string, int64_t>> widen;
   for (size_t c = 0; c < measure.measured_columns.size() && c < maxima.size(); ++c) {
     int64_t longest = 0;
@@ -89,6 +107,8 @@ std::vector<std::pair<std::string, int64_t>> Outgrown(const Statement& measure, 
     for (const TargetColumn& column : target) {
       if (column.name == measure.measured_columns[c] &&
           longest > VarcharLength(column.type).value_or(kRedshiftMaxVarcharBytes)) {
+        absl::Status widenable = CheckWidenable(batch, column, longest);
+        if (!widenable.ok()) return widenable;
         widen.emplace_back(column.name, WidenedLength(longest));
       }
     }
@@ -96,7 +116,8 @@ std::vector<std::pair<std::string, int64_t>> Outgrown(const Statement& measure, 
   return widen;
 }
 
-absl::Status CheckBatchNames(TargetDialect dialect, const StagedBatch& staged) {
+absl::Status CheckBatchNames(const RedshiftLoaderOptions& options, TargetDialect dialect,
+                             const StagedBatch& staged) {
   const Batch& batch = staged.batch;
   std::vector<absl::string_view> names = {batch.schema, batch.table};
   for (const ColumnDef& column : batch.columns) names.push_back(column.name);
@@ -106,6 +127,7 @@ absl::Status CheckBatchNames(TargetDialect dialect, const StagedBatch& staged) {
   }
   for (absl::string_view name : names) {
     absl::Status status = CheckIdentifier(dialect, name);
+    if (status.ok()) status = CheckIdentifierCase(options, dialect, name);
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
@@ -206,17 +228,23 @@ absl::Status RedshiftLoader::EnsureConnected() {
       dialect_ = redshift ? TargetDialect::kRedshift : TargetDialect::kPostgres;
     }
   }
-  // PostgreSQL: literals are written with only quotes doubled.
-  std::string setup = "SET standard_conforming_strings = on";
-  if (dialect_ == TargetDialect::kRedshift) {
-    // Redshift "enable_case_sensitive_identifier": without it quoted names
-    // fold to lower case too.
-    setup =
-        options_.case_sensitive_identifiers ? "SET enable_case_sensitive_identifier TO true" : "";
-  }
-  if (!setup.empty()) {
-    absl::Status status = (*connection)->Exec(setup);
-    if (!status.ok()) return WithContext(status, "session setup");
+  // What each setting is for: SessionSetupSql. A setting the server does not
+  // show afterwards (e.g. a cluster that ignores it) stops the loader here
+  // rather than letting names or times be read differently later.
+  for (const SessionSetting& setting : SessionSetupSql(options_, dialect_)) {
+    absl::Status status = (*connection)->Exec(setting.set_sql);
+    if (!status.ok()) return WithContext(status, absl::StrCat("session setup: ", setting.set_sql));
+    if (setting.show_sql.empty()) continue;
+    absl::StatusOr<std::vector<PgRow>> shown = (*connection)->Query(setting.show_sql);
+    if (!shown.ok()) return WithContext(shown.status(), setting.show_sql);
+    const std::string value =
+        !shown->empty() && !(*shown)[0].empty() ? (*shown)[0][0].value_or("") : "";
+    if (std::none_of(setting.expected.begin(), setting.expected.end(),
+                     [&](const std::string& e) { return absl::EqualsIgnoreCase(e, value); })) {
+      return absl::FailedPreconditionError(absl::StrCat("session setup: after `", setting.set_sql,
+                                                        "` the target shows `", value, "` for `",
+                                                        setting.show_sql, "`"));
+    }
   }
   session_ = std::make_unique<Session>(*std::move(connection));
   return absl::OkStatus();
@@ -232,7 +260,7 @@ absl::Status RedshiftLoader::ApplyGroup(const std::vector<const StagedBatch*>& g
                     group.back()->batch.sequence - 1, " of the same source transaction)");
   }
   for (const StagedBatch* staged : group) {
-    absl::Status names = CheckBatchNames(dialect_, *staged);
+    absl::Status names = CheckBatchNames(options_, dialect_, *staged);
     if (!names.ok()) return WithContext(names, context);
   }
   bool retry = false;
@@ -362,14 +390,17 @@ absl::Status RedshiftLoader::MergeOne(
         continue;
       }
       status = connection.Exec(statement.sql);
-      if (!status.ok()) return WithContext(RedshiftCopyError(connection, status), what);
+      if (!status.ok()) return WithContext(RedshiftCopyError(connection, file, status), what);
       continue;
     }
     if (statement.kind == Statement::Kind::kMeasure) {
       absl::StatusOr<std::vector<PgRow>> maxima = connection.Query(statement.sql);
       if (!maxima.ok()) return WithContext(maxima.status(), kind);
       if (maxima->size() != 1) return absl::InternalError("measuring returned no row");
-      *widen = Outgrown(statement, (*maxima)[0], *target);
+      absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> outgrown =
+          Outgrown(batch, statement, (*maxima)[0], *target);
+      if (!outgrown.ok()) return outgrown.status();
+      *widen = *std::move(outgrown);
       if (!widen->empty()) return absl::OkStatus();  // The caller rolls back.
       continue;
     }

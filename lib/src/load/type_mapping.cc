@@ -1,6 +1,10 @@
 #include "re_dms/type_mapping.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <set>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -9,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "nlohmann/json.hpp"
 
 namespace re_dms {
 namespace {
@@ -103,7 +108,13 @@ absl::Status FitNumeric(const RedshiftType& type, absl::string_view where, absl:
   return absl::OkStatus();
 }
 
-// Redshift dates run from 4713 BC to 294276 AD (Redshift "Datetime types").
+// Dates and timestamps: only what the guide documents COPY to read is passed
+// on. "Datetime types" gives Redshift's range (4713 BC to 294276 AD), but
+// "DATEFORMAT and TIMEFORMAT strings" and "Using automatic recognition with
+// DATEFORMAT and TIMEFORMAT" list no era marker and no year of more than four
+// digits, so PostgreSQL's `0044-03-15 BC` or `10000-01-01` would be read in an
+// undocumented way (or rejected by the whole COPY). Such values fail here,
+// naming table, column and key; `infinity` has no Redshift equivalent at all.
 absl::Status FitDate(absl::string_view where, absl::string_view value) {
   if (absl::StrContains(value, "infinity")) {
     return absl::OutOfRangeError(
@@ -115,12 +126,132 @@ absl::Status FitDate(absl::string_view where, absl::string_view value) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, ": `", value, "` is not an ISO date (set DateStyle ISO on the source)"));
   }
-  bool bc = absl::EndsWith(value, " BC");
-  if ((!bc && year > 294276) || (bc && year > 4713)) {
+  if (absl::EndsWith(value, " BC")) {
     return absl::OutOfRangeError(
-        absl::StrCat(where, ": `", value, "` is outside Redshift's date range (4713 BC to 294276 AD)"));
+        absl::StrCat(where, ": `", value,
+                     "` is a BC date; Redshift's COPY documents no format for an era "
+                     "(DATEFORMAT and TIMEFORMAT strings), so it is not loaded"));
+  }
+  if (dash > 4 || year > 9999) {
+    return absl::OutOfRangeError(
+        absl::StrCat(where, ": `", value,
+                     "` has a year of more than four digits; Redshift's COPY documents "
+                     "only YYYY (DATEFORMAT and TIMEFORMAT strings), so it is not loaded"));
   }
   return absl::OkStatus();
+}
+
+// TIMETZ: "Datetime types" documents offsets up to +14:59 / -14:59 (IANA's
+// range); PostgreSQL accepts up to 15:59. `hh:mm:ss[.f]+hh[:mm[:ss]]`.
+absl::Status FitTimetz(absl::string_view where, absl::string_view value) {
+  size_t sign = value.find_last_of("+-");
+  if (sign == absl::string_view::npos) return absl::OkStatus();
+  std::vector<absl::string_view> parts = absl::StrSplit(value.substr(sign + 1), ':');
+  int hours = 0, minutes = 0, seconds = 0;
+  if (!absl::SimpleAtoi(parts[0], &hours) ||
+      (parts.size() > 1 && !absl::SimpleAtoi(parts[1], &minutes)) ||
+      (parts.size() > 2 && !absl::SimpleAtoi(parts[2], &seconds))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": `", value, "` is not a PostgreSQL timetz"));
+  }
+  if (hours * 3600 + minutes * 60 + seconds > 14 * 3600 + 59 * 60 || seconds != 0) {
+    return absl::OutOfRangeError(
+        absl::StrCat(where, ": `", value,
+                     "` has a UTC offset Redshift's TIMETZ does not document (up to "
+                     "+/-14:59, whole minutes)"));
+  }
+  return absl::OkStatus();
+}
+
+// REAL / DOUBLE PRECISION: "Numeric types" (Floating-point types) documents
+// neither NaN nor infinities for COPY, and gives REAL 6 significant digits
+// with a smallest normal magnitude of about 1E-37 (DOUBLE 1E-307). PostgreSQL
+// prints NaN, +-Infinity and subnormals such as 1e-45; each fails here
+// instead of loading as whatever COPY makes of it.
+absl::Status FitFloat(const RedshiftType& type, absl::string_view where, absl::string_view value) {
+  if (absl::EqualsIgnoreCase(value, "NaN") || absl::StrContains(value, "nfinity")) {
+    return absl::OutOfRangeError(
+        absl::StrCat(where, ": `", value, "` has no documented Redshift ", type.Sql(),
+                     " form (Numeric types); map the column to VARCHAR to keep it"));
+  }
+  std::string text(value);
+  errno = 0;
+  char* end = nullptr;
+  double number = std::strtod(text.c_str(), &end);
+  if (end == text.c_str()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": `", value, "` is not a floating-point number"));
+  }
+  const double smallest = type.family == Family::kReal ? 1.17549435e-38 : 2.2250738585072014e-308;
+  if (number != 0 && std::fabs(number) < smallest) {
+    return absl::OutOfRangeError(
+        absl::StrCat(where, ": `", value, "` is a subnormal ", type.Sql(),
+                     "; Redshift documents no range that holds it (Numeric types)"));
+  }
+  return absl::OkStatus();
+}
+
+// SUPER from CSV is parsed as JSON by COPY. Two documented limits would fail
+// the whole COPY with an error that names neither column nor key, so they are
+// checked here: limitations-super "a single string value loaded to SUPER is
+// limited to the maximum VARCHAR length of 65535 bytes", and
+// super-configurations "The same attribute name cannot appear in the same
+// object" (PostgreSQL `json` keeps duplicate keys; `jsonb` never has them).
+class SuperChecker : public nlohmann::json::json_sax_t {
+ public:
+  std::string problem;
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool string(string_t& value) override { return CheckString(value, "string value"); }
+  bool start_object(std::size_t) override {
+    keys_.emplace_back();
+    return true;
+  }
+  bool key(string_t& value) override {
+    if (!CheckString(value, "attribute name")) return false;
+    if (!keys_.back().insert(value).second) {
+      problem = absl::StrCat("attribute `", TruncateUtf8(value, 64),
+                             "` appears twice in one object; SUPER allows each name once "
+                             "(super-configurations)");
+      return false;
+    }
+    return true;
+  }
+  bool end_object() override {
+    keys_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception&) override {
+    problem = absl::StrCat("not valid JSON at byte ", position);
+    return false;
+  }
+
+ private:
+  bool CheckString(const string_t& value, absl::string_view what) {
+    if (static_cast<int64_t>(value.size()) <= kRedshiftMaxVarcharBytes) return true;
+    problem = absl::StrCat("a ", what, " of ", value.size(),
+                           " bytes; SUPER holds strings of at most 65535 bytes "
+                           "(limitations-super)");
+    return false;
+  }
+  std::vector<std::set<std::string>> keys_;
+};
+
+absl::Status FitSuper(absl::string_view where, absl::string_view value) {
+  SuperChecker checker;
+  nlohmann::json::sax_parse(value.begin(), value.end(), &checker);
+  if (checker.problem.empty()) return absl::OkStatus();
+  return absl::OutOfRangeError(
+      absl::StrCat(where, ": json value has ", checker.problem,
+                   "; map json to VARCHAR (json_as_super = false) to keep it as text"));
 }
 
 }  // namespace
@@ -165,10 +296,15 @@ RedshiftType RedshiftTypeFor(absl::string_view source_type, const TypeMappingOpt
   if (base == "time without time zone") return Simple(Family::kTime);
   if (base == "time with time zone") return Simple(Family::kTimetz);
   if (base == "numeric") {
-    if (!parsed.modifiers.empty() && parsed.modifiers[0] <= 38) {
+    // "Numeric types": precision up to 38, scale from 0 to 37 and not above
+    // the precision. PostgreSQL 15 also allows numeric(2,5) or numeric(3,-2);
+    // those keep their exact text in a VARCHAR.
+    const int64_t scale = parsed.modifiers.size() > 1 ? parsed.modifiers[1] : 0;
+    if (!parsed.modifiers.empty() && parsed.modifiers[0] <= 38 && scale >= 0 &&
+        scale <= kRedshiftMaxNumericScale && scale <= parsed.modifiers[0]) {
       RedshiftType type = Simple(Family::kNumeric);
       type.precision = static_cast<int>(parsed.modifiers[0]);
-      type.scale = parsed.modifiers.size() > 1 ? static_cast<int>(parsed.modifiers[1]) : 0;
+      type.scale = static_cast<int>(scale);
       return type;
     }
     if (!parsed.modifiers.empty() || options.numeric_as_varchar) {
@@ -176,7 +312,7 @@ RedshiftType RedshiftTypeFor(absl::string_view source_type, const TypeMappingOpt
     }
     RedshiftType type = Simple(Family::kNumeric);
     type.precision = 38;
-    type.scale = options.unconstrained_numeric_scale;
+    type.scale = std::clamp(options.unconstrained_numeric_scale, 0, kRedshiftMaxNumericScale);
     return type;
   }
   if (base == "character varying" || base == "character") {
@@ -239,12 +375,27 @@ absl::Status FitValueForRedshift(const RedshiftType& type, OverflowPolicy policy
     case Family::kTimestamp:
     case Family::kTimestamptz:
       return FitDate(where, *value);
+    case Family::kTimetz:
+      return FitTimetz(where, *value);
+    case Family::kReal:
+    case Family::kDouble:
+      return FitFloat(type, where, *value);
     case Family::kVarbyte:
       if (!absl::StartsWith(*value, "\\x")) {
         return absl::InvalidArgumentError(absl::StrCat(
             where, ": bytea value is not in hex output format (set bytea_output = hex)"));
       }
       value->erase(0, 2);
+      if (value->empty() && policy == OverflowPolicy::kFail) {
+        // t_preparing-input-data: "Empty fields for other data types, such
+        // as INT, are always loaded with NULL"; nothing documents an empty
+        // VARBYTE from CSV, so an empty bytea would probably read back NULL.
+        return absl::OutOfRangeError(absl::StrCat(
+            where,
+            ": empty bytea; Redshift's COPY loads an empty non-character field as NULL "
+            "(Preparing your input data), so it is not loaded (OverflowPolicy::kTruncate "
+            "loads it anyway)"));
+      }
       if (static_cast<int64_t>(value->size()) / 2 > type.length) {
         return absl::OutOfRangeError(absl::StrCat(where, ": bytea value of ", value->size() / 2,
                                                   " bytes exceeds VARBYTE's ", type.length));
@@ -253,6 +404,10 @@ absl::Status FitValueForRedshift(const RedshiftType& type, OverflowPolicy policy
     case Family::kVarchar:
     case Family::kChar:
     case Family::kSuper: {
+      if (type.family == Family::kSuper) {
+        absl::Status status = FitSuper(where, *value);
+        if (!status.ok()) return status;
+      }
       // Widenable columns grow to the Redshift maximum, so that is the limit.
       int64_t limit = type.widenable ? kRedshiftMaxVarcharBytes : type.length;
       if (static_cast<int64_t>(value->size()) <= limit) return absl::OkStatus();
@@ -273,6 +428,9 @@ absl::Status FitValueForRedshift(const RedshiftType& type, OverflowPolicy policy
 bool RedshiftValueFormatter::Formats(const ColumnDef& column) const {
   switch (RedshiftTypeFor(column.type, options_).family) {
     case Family::kNumeric:
+    case Family::kReal:
+    case Family::kDouble:
+    case Family::kTimetz:
     case Family::kDate:
     case Family::kTimestamp:
     case Family::kTimestamptz:

@@ -4,5 +4,17 @@ CREATE TABLE IF NOT EXISTS "re_dms"."re_dms_checkpoints" ("target_schema" VARCHA
 SELECT "lsn", "xid", "sequence", "commit_time", "applied_at", "batch_sequence" FROM "re_dms"."re_dms_checkpoints" WHERE "target_schema" = 'sales' AND "target_table" = 'O''Brien\\s';
 -- describe
 SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON a.attrelid = c.oid JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid WHERE n.nspname = 'sales' AND c.relname = 'Orders' AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum;
+-- column roles
+SELECT column_name, distkey, sortkey, TRIM(encoding) FROM svv_redshift_columns WHERE database_name = CURRENT_DATABASE() AND schema_name = 'sales' AND table_name = 'O''Brien\\s';
 -- load errors
-SELECT TRIM(filename), line_number, TRIM(colname), TRIM(err_reason), TRIM(raw_field_value) FROM stl_load_errors WHERE query = pg_last_copy_id() ORDER BY line_number LIMIT 10;
+SELECT TRIM(file_name), line_number, TRIM(column_name), TRIM(error_message), TRIM(column_type) FROM sys_load_error_detail WHERE session_id = pg_backend_pid() AND TRIM(file_name) IN ('s3://bucket/re_dms/000000000007-upsert-0.part00001.csv.zst') ORDER BY start_time DESC, line_number LIMIT 10;
+-- session setup
+SET enable_case_sensitive_identifier TO true;
+-- expect on or true
+SHOW enable_case_sensitive_identifier;
+-- session setup
+SET timezone TO 'UTC';
+-- expect UTC or utc
+SHOW timezone;
+-- session setup
+SET standard_conforming_strings = on;
