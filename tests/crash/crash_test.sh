@@ -88,19 +88,22 @@ curl -fsS -X PUT "$RE_DMS_TEST_S3_ENDPOINT/$BUCKET" >/dev/null || fail "cannot c
 
 ARGS=(--source="$(conninfo "$SOURCE")" --target="$(conninfo "$TARGET")" --slot="$SLOT"
       --target-dialect=postgres --s3-bucket="$BUCKET" --s3-endpoint="$S3_PROXY"
-      --s3-region=us-east-1 --flush-interval=1s --flush-bytes=1MiB --ack-interval=1s
+      --s3-region=us-east-1 --flush-interval=1s --flush-bytes=1MiB --ack-interval=300ms
       --status-interval=1h)
 
 # Workload: two sessions of small random transactions, and session 0's rare
 # ones (a transaction cut into several batches, TRUNCATE, ADD/DROP COLUMN).
 STOP_WORKLOAD=$WORK/stop
 session() {
-  local s=$1 n=0
+  local s=$1 n=0 i sql
   while [[ ! -e $STOP_WORKLOAD ]]; do
-    n=$((n + 1))
-    psql_db "$SOURCE" -c "SELECT crash_step($s, $n)" >/dev/null 2>>"$WORK/session_$s.log" || true
-    if ((s == 1 && n % 40 == 0)); then
-      psql_db "$SOURCE" -v n=$((n / 40)) -f "$HERE/crash_rare.sql" >/dev/null 2>>"$WORK/session_0.log"
+    # Ten transactions a connection: psql sends each line on its own.
+    sql=""
+    for i in $(seq 10); do sql+="SELECT crash_step($s, $((n + i)));"$'\n'; done
+    n=$((n + 10))
+    "$PG_BIN/psql" -X -q "$SERVER dbname=$SOURCE" <<<"$sql" >/dev/null 2>>"$WORK/session_$s.log" || true
+    if ((s == 1 && n % 100 == 0)); then
+      psql_db "$SOURCE" -v n=$((n / 100)) -f "$HERE/crash_rare.sql" >/dev/null 2>>"$WORK/session_0.log"
     fi
   done
 }
@@ -135,7 +138,7 @@ start_re_dms() {
 }
 start_re_dms
 for kill in $(seq "$KILLS"); do
-  sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.5 + (r % 300) / 100 }')"
+  sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 3 + (r % 500) / 100 }')"
   if ! kill -0 "$RE_DMS_PID" 2>/dev/null; then
     wait "$RE_DMS_PID" && rc=0 || rc=$?
     fail "re_dms exited ($rc) on its own:
