@@ -29,6 +29,10 @@
 //   - RequestStop(): reading stops at the next transaction boundary, what was
 //     read is loaded; OK. A second RequestStop() stops at once, even inside a
 //     transaction: what is complete is loaded and Aborted names what was not.
+//     It also cancels PipelineComponents::cancel, which the components were
+//     given (S3 requests and target statements in flight are abandoned and
+//     rolled back within seconds); Run() then returns kCancelled naming the
+//     batches that were not loaded.
 //   - malformed input: the parser's error (byte offset, line), after the
 //     complete transactions read before it are loaded.
 //   - a permanent failure of a stage (components retry what is transient
@@ -54,6 +58,7 @@
 #include "re_dms/key_columns.h"
 #include "re_dms/loader.h"
 #include "re_dms/parser.h"
+#include "re_dms/retry.h"
 #include "re_dms/s3_uploader.h"
 #include "re_dms/staged_batch.h"
 #include "re_dms/stream_source.h"
@@ -106,6 +111,10 @@ struct PipelineComponents {
   S3Uploader* uploader = nullptr;
   // Makes one Loader per load worker (called `workers` times by Create).
   std::function<absl::StatusOr<std::unique_ptr<Loader>>()> make_loader;
+  // Not owned. Cancelled by the second RequestStop(); give the same token to
+  // the components (RetryPolicy::cancel of the S3 client and the loaders) so
+  // that work in flight stops at once instead of finishing or retrying.
+  CancelToken* cancel = nullptr;
 };
 
 // A snapshot for status lines.
