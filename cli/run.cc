@@ -641,7 +641,10 @@ class RetryReporter {
       }
     }
     if (oldest == nullptr) return;
-    fields->emplace_back("stalled", absl::StrCat(oldest->kind, " ", *operation));
+    // S3 operations name themselves ("S3 PutObject s3://..."); loads do not.
+    fields->emplace_back("stalled", absl::StartsWith(*operation, oldest->kind)
+                                        ? *operation
+                                        : absl::StrCat(oldest->kind, " ", *operation));
     fields->emplace_back("stalled_since", FormatTime(oldest->since));
     fields->emplace_back("stalled_attempts", absl::StrCat(oldest->attempts));
     fields->emplace_back("stalled_cause", oldest->cause);
@@ -656,6 +659,13 @@ class RetryReporter {
     std::string cause;
   };
 
+  // The cause without the operation it usually starts with, which the
+  // "operation" field already names.
+  static std::string Cause(const RetryEvent& event) {
+    absl::string_view cause = event.cause.message();
+    absl::ConsumePrefix(&cause, event.operation) && absl::ConsumePrefix(&cause, ": ");
+    return std::string(cause);
+  }
   static std::string FormatTime(absl::Time time) {
     return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
   }
@@ -675,7 +685,7 @@ class RetryReporter {
         stall.kind = kind;
         stall.since = now - event.elapsed;
         stall.attempts = event.attempts;
-        stall.cause = std::string(event.cause.message());
+        stall.cause = Cause(event);
       } else {
         stalls_.erase(operation);
         // A final failure is reported by whoever gets the error.
@@ -695,7 +705,7 @@ class RetryReporter {
     if (retrying) {
       fields.emplace_back("spent", Round(event.elapsed));
       fields.emplace_back("next_attempt_in", Round(event.next_delay));
-      fields.emplace_back("cause", std::string(event.cause.message()));
+      fields.emplace_back("cause", Cause(event));
     } else {
       fields.emplace_back("recovered_after", Round(event.elapsed));
     }

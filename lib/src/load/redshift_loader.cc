@@ -105,7 +105,7 @@ absl::Status WithLockHolders(PgConnection& connection, const RedshiftLoaderOptio
       error.code(),
       absl::StrCat(
           "waiting for a lock on table ", batch.schema, ".", batch.table, " timed out after ",
-          absl::FormatDuration(options.lock_timeout), " (--lock-timeout); ",
+          absl::FormatDuration(options.lock_timeout), " (lock_timeout); ",
           holders.empty() ? "no lock holder found any more" : absl::StrCat("locks held: ", holders),
           ": ", error.message()));
 }
