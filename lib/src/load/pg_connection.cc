@@ -5,11 +5,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 
 namespace re_dms {
 namespace {
@@ -123,15 +126,27 @@ int PgConnection::BackendPid() const { return PQbackendPID(conn_); }
 bool PgConnection::IsHealthy() const { return PQstatus(conn_) == CONNECTION_OK; }
 
 bool PgConnection::AwaitResult(bool cancellable, bool* cancelled) {
+  // After a cancel the server normally answers within milliseconds; one that
+  // does not (a dead network) is given up on, so a stop never hangs on it.
+  // Dropping the connection then makes the server roll back.
+  constexpr absl::Duration kCancelGrace = absl::Seconds(5);
+  std::optional<absl::Time> cancel_seen;
   while (PQisBusy(conn_)) {
-    if (cancellable && !*cancelled && cancel_ != nullptr && cancel_->cancelled()) {
+    if (cancel_ != nullptr && cancel_->cancelled()) {
+      if (!cancel_seen) cancel_seen = absl::Now();
+      if (absl::Now() - *cancel_seen > kCancelGrace) return false;
+    }
+    if (cancellable && !*cancelled && cancel_seen) {
       // The server answers the statement with SQLSTATE 57014, or it had
-      // finished anyway; either way its result follows.
+      // finished anyway; either way its result follows. PQcancel connects
+      // anew and blocks without a timeout, so it runs on its own thread.
       *cancelled = true;
       if (PGcancel* handle = PQgetCancel(conn_)) {
-        char error[256];
-        PQcancel(handle, error, sizeof(error));
-        PQfreeCancel(handle);
+        std::thread([handle] {
+          char error[256];
+          PQcancel(handle, error, sizeof(error));
+          PQfreeCancel(handle);
+        }).detach();
       }
     }
     pollfd ready{PQsocket(conn_), POLLIN, 0};
@@ -236,7 +251,11 @@ absl::Status PgConnection::CopyIn(
   }
   absl::Status outcome;
   for (;;) {
-    AwaitResult(/*cancellable=*/true, &cancelled);
+    if (!AwaitResult(/*cancellable=*/true, &cancelled)) {
+      // PQgetResult would block on a connection that stopped answering.
+      if (outcome.ok()) outcome = ResultError(conn_, nullptr, "COPY");
+      break;
+    }
     PGresult* raw = PQgetResult(conn_);
     if (raw == nullptr) break;
     ResultPtr result(raw);
