@@ -168,9 +168,11 @@ Stopping and guarantees:
   SIGINT/SIGTERM: stop reading at the next transaction boundary, load what was
   read, exit 0; a second signal stops within seconds: S3 requests and target
   statements in flight are cancelled and rolled back, and re_dms exits 1
-  naming what was not loaded. A stream that ends inside a record or transaction, or that
-  is not test_decoding's format, exits 1 with the error's byte offset and line,
-  after loading every complete transaction read before it.
+  naming what was not loaded. A stream that ends inside a record or
+  transaction, or that is not test_decoding's format, exits 1 with the error's
+  byte offset and line, after loading every complete transaction read before
+  it. To stop a pipe without losing what is in it, send SIGINT to
+  pg_recvlogical, not to re_dms (README: Stopping and restarting).
   pg_recvlogical confirms changes to the server as soon as it writes them to
   the pipe, so what re_dms had not loaded when it crashed is lost: replay it
   from a fresh slot or snapshot.
