@@ -123,7 +123,9 @@ int RunInspect(int argc, char** argv) {
     status = absl::UnavailableError(absl::StrCat("writing stdout: ", std::strerror(errno)));
   }
   if (!status.ok()) {
-    std::fprintf(stderr, "re_dms inspect: %s\n", status.ToString().c_str());
+    // The message alone: a status code name ("INVALID_ARGUMENT: ") means
+    // nothing to the person reading it.
+    std::fprintf(stderr, "re_dms inspect: %s\n", std::string(status.message()).c_str());
     return 1;
   }
   return 0;

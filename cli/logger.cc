@@ -2,7 +2,10 @@
 
 #include <postgresql/libpq-fe.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -43,6 +46,48 @@ void Logger::Log(absl::string_view level, absl::string_view message, const LogFi
   absl::MutexLock lock(&mutex_);
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fflush(out_);
+}
+
+std::string ConninfoParseError(absl::string_view conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(std::string(conninfo).c_str(), &error);
+  if (options != nullptr) {
+    PQconninfoFree(options);
+    return "";
+  }
+  std::string message = error != nullptr ? error : "out of memory";
+  if (error != nullptr) PQfreemem(error);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  std::vector<std::string> keywords;
+  if (PQconninfoOption* defaults = PQconndefaults()) {
+    for (PQconninfoOption* option = defaults; option->keyword != nullptr; ++option) {
+      keywords.emplace_back(option->keyword);
+    }
+    PQconninfoFree(defaults);
+  }
+  std::string redacted;
+  for (size_t at = 0;;) {
+    const size_t open = message.find('"', at);
+    const size_t close = open == std::string::npos ? open : message.find('"', open + 1);
+    if (close == std::string::npos) {
+      redacted.append(message, at, std::string::npos);
+      break;
+    }
+    const absl::string_view quoted(message.data() + open + 1, close - open - 1);
+    // An option name libpq does not know came before a '=': a key the user
+    // meant, not a value, and the one thing that helps to fix it.
+    const bool option_name =
+        absl::EndsWith(absl::string_view(message.data() + at, open - at), "connection option ") &&
+        !quoted.empty() && quoted.size() <= 40 &&
+        std::all_of(quoted.begin(), quoted.end(),
+                    [](char c) { return absl::ascii_islower(c) || c == '_'; });
+    const bool safe = (quoted.size() == 1 && !absl::ascii_isalnum(quoted[0])) || option_name ||
+                      std::find(keywords.begin(), keywords.end(), quoted) != keywords.end();
+    absl::StrAppend(&redacted, absl::string_view(message.data() + at, open - at), "\"",
+                    safe ? quoted : "...", "\"");
+    at = close + 1;
+  }
+  return redacted;
 }
 
 std::string RedactConninfo(absl::string_view conninfo) {

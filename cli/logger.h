@@ -52,6 +52,11 @@ class Logger {
 // libpq cannot parse it, so nothing of it leaks.
 std::string RedactConninfo(absl::string_view conninfo);
 
+// Why libpq cannot parse `conninfo`, or "" when it can. libpq's reason quotes
+// the fragment it stumbled on, which may be a password: every quoted fragment
+// is replaced by "..." unless it is a libpq keyword or a single character.
+std::string ConninfoParseError(absl::string_view conninfo);
+
 }  // namespace re_dms::cli
 
 #endif  // RE_DMS_CLI_LOGGER_H_

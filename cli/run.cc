@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/status/status.h"
@@ -23,7 +25,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -38,6 +42,7 @@
 #include "re_dms/pipeline.h"
 #include "re_dms/redshift_loader.h"
 #include "re_dms/replication_source.h"
+#include "re_dms/retry.h"
 #include "re_dms/s3_client.h"
 #include "re_dms/s3_uploader.h"
 #include "re_dms/stream_source.h"
@@ -71,6 +76,8 @@ ABSL_FLAG(std::string, slot, "", "see --help");
 ABSL_FLAG(bool, create_slot, false, "see --help");
 ABSL_FLAG(std::string, endpos, "", "see --help");
 ABSL_FLAG(absl::Duration, ack_interval, absl::Seconds(10), "see --help");
+ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(30), "see --help");
+ABSL_FLAG(absl::Duration, statement_timeout, absl::Minutes(30), "see --help");
 
 namespace re_dms::cli {
 namespace {
@@ -160,19 +167,33 @@ Batching:
                            run directory is made inside and removed at exit).
                            Default $TMPDIR or /tmp.
 
+Target statements:
+  --lock-timeout=DURATION  How long a load waits for a lock on its table before
+                           it rolls back and retries (logged with the PIDs
+                           holding the lock). PostgreSQL targets only; 0 waits
+                           as long as --statement-timeout. Default 30s.
+  --statement-timeout=DURATION
+                           Longest any statement on the target may run.
+                           Default 30m.
+
 Output:
   --log-format=text|json   Log lines on stderr as text or JSON. Default text.
   --status-interval=DURATION
                            How often the status line is printed (changes/s,
-                           batches loaded, tables, durable position, lag).
-                           Default 5s.
+                           batches loaded, tables, durable position, lag, and
+                           what is stalled since when). Default 5s.
+  Every retry of S3 or the target is logged as a warning (operation, cause,
+  attempt, time spent), at most one a second per kind.
 
 Stopping and guarantees:
   SIGINT/SIGTERM: stop reading at the next transaction boundary, load what was
-  read, exit 0; a second signal stops at once and exits 1 if a transaction was
-  left incomplete. A stream that ends inside a record or transaction, or that
-  is not test_decoding's format, exits 1 with the error's byte offset and line,
-  after loading every complete transaction read before it.
+  read, exit 0; a second signal stops within seconds: S3 requests and target
+  statements in flight are cancelled and rolled back, and re_dms exits 1
+  naming what was not loaded. A stream that ends inside a record or
+  transaction, or that is not test_decoding's format, exits 1 with the error's
+  byte offset and line, after loading every complete transaction read before
+  it. To stop a pipe without losing what is in it, send SIGINT to
+  pg_recvlogical, not to re_dms (README: Stopping and restarting).
   Without --slot, pg_recvlogical confirms changes to the server as soon as it
   writes them to the pipe, so what re_dms had not loaded when it crashed is
   lost: replay it from a fresh slot or snapshot, or use --slot.
@@ -180,61 +201,157 @@ Stopping and guarantees:
 Exit codes: 0 done, 1 failure, 2 bad flags.
 )";
 
-// The flags above, by Abseil name, in the order --help lists them.
-constexpr const char* kFlagNames[] = {
-    "source",
-    "target",
-    "target_dialect",
-    "target_schema",
-    "include_tables",
-    "exclude_tables",
-    "partition_pattern",
-    "s3_bucket",
-    "s3_prefix",
-    "s3_region",
-    "s3_endpoint",
-    "iam_role",
-    "compression",
-    "delete_uploaded",
-    "flush_interval",
-    "flush_rows",
-    "flush_bytes",
-    "workers",
-    "spool_dir",
-    "log_format",
-    "status_interval",
-    "slot",
-    "create_slot",
-    "endpos",
-    "ack_interval",
+// The flags above, by Abseil name, in the order --help lists them, each
+// with a valid value that error messages show as an example.
+struct FlagInfo {
+  const char* name;
+  const char* example;
+};
+constexpr FlagInfo kFlags[] = {
+    {"source", "'host=db.example.com dbname=app user=re_dms'"},
+    {"target", "'host=cluster.example.com port=5439 dbname=dev user=loader'"},
+    {"target_dialect", "auto"},
+    {"target_schema", "analytics"},
+    {"include_tables", "'public.*,sales.order_*'"},
+    {"exclude_tables", "'public.tmp_*'"},
+    {"partition_pattern", "'_p\\d+$'"},
+    {"s3_bucket", "my-staging-bucket"},
+    {"s3_prefix", "re_dms"},
+    {"s3_region", "us-east-1"},
+    {"s3_endpoint", "https://s3.us-east-1.amazonaws.com"},
+    {"iam_role", "arn:aws:iam::123456789012:role/redshift-copy"},
+    {"compression", "zstd"},
+    {"delete_uploaded", "true"},
+    {"flush_interval", "10s"},
+    {"flush_rows", "1000000"},
+    {"flush_bytes", "64MiB"},
+    {"workers", "4"},
+    {"spool_dir", "/var/tmp"},
+    {"lock_timeout", "30s"},
+    {"statement_timeout", "30m"},
+    {"log_format", "text"},
+    {"status_interval", "5s"},
+    {"slot", "re_dms"},
+    {"create_slot", "true"},
+    {"endpos", "0/16B3748"},
+    {"ack_interval", "10s"},
 };
 
-bool IsOurFlag(absl::string_view name) {
-  for (const char* flag : kFlagNames) {
-    if (name == flag) return true;
+const FlagInfo* FindFlag(absl::string_view name) {
+  for (const FlagInfo& flag : kFlags) {
+    if (name == flag.name) return &flag;
   }
-  return false;
+  return nullptr;
 }
 
-// Sets flag `name` from `value`; `origin` names where it came from.
-absl::Status SetFlag(absl::string_view name, absl::string_view value, absl::string_view origin) {
+bool IsOurFlag(absl::string_view name) { return FindFlag(name) != nullptr; }
+
+std::string EnvironmentName(absl::string_view name) {
+  return absl::StrCat("RE_DMS_", absl::AsciiStrToUpper(name));
+}
+
+// How each flag that was set was written: "--flush-interval", "-workers",
+// "RE_DMS_WORKERS". Messages name a flag the way the user wrote it.
+absl::flat_hash_map<std::string, std::string>& FlagOrigins() {
+  static auto* origins = new absl::flat_hash_map<std::string, std::string>();
+  return *origins;
+}
+
+std::string Shown(absl::string_view name) {
+  auto it = FlagOrigins().find(name);
+  if (it != FlagOrigins().end()) return it->second;
+  return absl::StrCat("--", absl::StrReplaceAll(name, {{"_", "-"}}));
+}
+
+// "--workers=0: must be between 1 and 64, e.g. --workers=4" (or with
+// RE_DMS_WORKERS when that is where the value came from).
+absl::Status ValueError(absl::string_view name, absl::string_view value, absl::string_view what) {
+  const FlagInfo* flag = FindFlag(name);
+  const std::string shown = Shown(name);
+  return absl::InvalidArgumentError(absl::StrCat(shown, "=", value, ": ", what, ", e.g. ", shown,
+                                                 "=", flag != nullptr ? flag->example : ""));
+}
+
+// What a value of `flag`'s type looks like, for parse errors.
+std::string Expectation(const absl::CommandLineFlag& flag) {
+  if (flag.IsOfType<absl::Duration>()) {
+    return "expected a duration with a unit (ms, s, m or h)";
+  }
+  if (flag.IsOfType<bool>()) return "expected true or false";
+  if (flag.IsOfType<int32_t>() || flag.IsOfType<int64_t>()) return "expected a whole number";
+  return "not a valid value";
+}
+
+// Sets flag `name` from `value`; `shown` is how the user wrote its name.
+absl::Status SetFlag(absl::string_view name, absl::string_view value, absl::string_view shown) {
+  FlagOrigins()[name] = std::string(shown);
   absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
   std::string error;
-  if (flag == nullptr || !flag->ParseFrom(value, &error)) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", error));
-  }
+  if (flag == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag ", shown));
+  // Abseil's own message ("Illegal value '10' specified for flag
+  // 'flush_interval'") names neither the flag as written nor a fix.
+  if (!flag->ParseFrom(value, &error)) return ValueError(name, value, Expectation(*flag));
   return absl::OkStatus();
 }
 
 absl::Status ApplyEnvironment() {
-  for (const char* name : kFlagNames) {
-    const std::string variable = absl::StrCat("RE_DMS_", absl::AsciiStrToUpper(name));
+  for (const FlagInfo& info : kFlags) {
+    const std::string variable = EnvironmentName(info.name);
     const char* value = std::getenv(variable.c_str());
     if (value == nullptr) continue;
-    absl::Status status = SetFlag(name, value, variable);
+    absl::Status status = SetFlag(info.name, value, variable);
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
+}
+
+// Levenshtein distance, for "did you mean" hints on misspelled variables.
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// RE_DMS_* variables that set nothing: a misspelling would otherwise be
+// silently ignored. RE_DMS_TEST_* and RE_DMS_BENCH_* belong to the project's
+// tests and benchmarks. Only names are reported: values may be secrets.
+std::vector<std::string> UnknownEnvironmentVariables() {
+  std::vector<std::string> warnings;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const absl::string_view variable =
+        absl::string_view(*entry).substr(0, absl::string_view(*entry).find('='));
+    if (!absl::StartsWith(variable, "RE_DMS_") || absl::StartsWith(variable, "RE_DMS_TEST_") ||
+        absl::StartsWith(variable, "RE_DMS_BENCH_")) {
+      continue;
+    }
+    std::string closest;
+    size_t best = 3;  // Suggest only close names.
+    bool known = false;
+    for (const FlagInfo& info : kFlags) {
+      const std::string name = EnvironmentName(info.name);
+      if (name == variable) known = true;
+      const size_t distance = EditDistance(variable, name);
+      if (distance < best) {
+        best = distance;
+        closest = name;
+      }
+    }
+    if (known) continue;
+    warnings.push_back(
+        absl::StrCat(variable, " is set but is not a re_dms setting; ignored",
+                     closest.empty() ? "" : absl::StrCat(" (did you mean ", closest, "?)")));
+  }
+  std::sort(warnings.begin(), warnings.end());
+  return warnings;
 }
 
 // Parses `--name=value`, `--name value`, `--flag`/`--noflag` for booleans.
@@ -257,7 +374,9 @@ absl::Status ApplyArguments(int argc, char** argv, bool* help) {
       arg = arg.substr(0, equals);
     }
     std::string name = absl::StrReplaceAll(arg, {{"-", "_"}});
-    const std::string shown = absl::StrCat("--", absl::StrReplaceAll(name, {{"_", "-"}}));
+    // The flag as written, dashes or underscores, one dash or two.
+    const std::string shown(absl::string_view(argv[i]).substr(
+        0, std::min(absl::string_view(argv[i]).find('='), absl::string_view(argv[i]).size())));
     if (!IsOurFlag(name)) {
       // --noflag for booleans.
       if (!value && absl::StartsWith(name, "no") && IsOurFlag(name.substr(2)) &&
@@ -336,7 +455,50 @@ struct Config {
   bool create_slot = false;
   std::optional<uint64_t> endpos;
   absl::Duration ack_interval;
+  absl::Duration lock_timeout;
+  absl::Duration statement_timeout;
 };
+
+// S3's naming rules for general purpose buckets
+// (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html),
+// checked at start so a typo fails before any data is read. The reason, or
+// "" for a valid name.
+std::string BucketNameProblem(absl::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return "must be 3 to 63 characters long";
+  for (char c : name) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '.' && c != '-') {
+      return "may hold only lower-case letters, digits, dots and hyphens";
+    }
+  }
+  if (!absl::ascii_isalnum(name.front()) || !absl::ascii_isalnum(name.back())) {
+    return "must begin and end with a letter or digit";
+  }
+  if (absl::StrContains(name, "..")) return "must not hold two dots in a row";
+  const std::vector<absl::string_view> labels = absl::StrSplit(name, '.');
+  if (labels.size() == 4 && std::all_of(labels.begin(), labels.end(), [](absl::string_view l) {
+        return !l.empty() && std::all_of(l.begin(), l.end(), absl::ascii_isdigit);
+      })) {
+    return "must not look like an IP address";
+  }
+  for (const char* prefix : {"xn--", "sthree-", "amzn-s3-demo-"}) {
+    if (absl::StartsWith(name, prefix)) return absl::StrCat("must not begin with ", prefix);
+  }
+  for (const char* suffix : {"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"}) {
+    if (absl::EndsWith(name, suffix)) return absl::StrCat("must not end with ", suffix);
+  }
+  return "";
+}
+
+// The conninfo flag `name` parses, or libpq's reason why not, without any
+// value of the conninfo (RedactConninfoError).
+absl::Status CheckConninfo(absl::string_view name) {
+  const std::string conninfo = absl::GetFlag(name == "source" ? FLAGS_source : FLAGS_target);
+  const std::string error = ConninfoParseError(conninfo);
+  if (error.empty()) return absl::OkStatus();
+  const FlagInfo* flag = FindFlag(name);
+  return absl::InvalidArgumentError(absl::StrCat(Shown(name), ": not a valid conninfo: ", error,
+                                                 "; e.g. ", Shown(name), "=", flag->example));
+}
 
 // Checks every flag before anything starts; the error is one line.
 absl::StatusOr<Config> ValidatedConfig() {
@@ -350,6 +512,13 @@ absl::StatusOr<Config> ValidatedConfig() {
     return absl::InvalidArgumentError("--target is required (conninfo of the target database)");
   if (config.bucket.empty())
     return absl::InvalidArgumentError("--s3-bucket is required (where batches are staged)");
+  for (const char* conninfo : {"source", "target"}) {
+    if (absl::Status status = CheckConninfo(conninfo); !status.ok()) return status;
+  }
+  if (std::string problem = BucketNameProblem(config.bucket); !problem.empty()) {
+    return ValueError("s3_bucket", config.bucket,
+                      absl::StrCat("not a valid S3 bucket name: it ", problem));
+  }
 
   const std::string dialect = absl::GetFlag(FLAGS_target_dialect);
   if (dialect == "auto") {
@@ -359,8 +528,7 @@ absl::StatusOr<Config> ValidatedConfig() {
   } else if (dialect == "postgres" || dialect == "postgresql") {
     config.dialect = TargetDialect::kPostgres;
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--target-dialect=", dialect, ": expected auto, redshift or postgres"));
+    return ValueError("target_dialect", dialect, "expected auto, redshift or postgres");
   }
   config.target_schema = absl::GetFlag(FLAGS_target_schema);
 
@@ -376,19 +544,22 @@ absl::StatusOr<Config> ValidatedConfig() {
   const std::string compression = absl::GetFlag(FLAGS_compression);
   absl::StatusOr<Compression> parsed = ParseCompression(compression);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--compression=", compression, ": expected zstd, gzip or none"));
+    return ValueError("compression", compression, "expected zstd, gzip or none");
   }
   config.compression = *parsed;
 
   const absl::Duration interval = absl::GetFlag(FLAGS_flush_interval);
   if (interval <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--flush-interval must be positive, e.g. 10s");
+    return ValueError("flush_interval", absl::FormatDuration(interval), "must be positive");
   }
   const int64_t rows = absl::GetFlag(FLAGS_flush_rows);
-  if (rows < 1) return absl::InvalidArgumentError("--flush-rows must be at least 1");
-  absl::StatusOr<uint64_t> bytes = ParseByteSize(absl::GetFlag(FLAGS_flush_bytes));
-  if (!bytes.ok()) return bytes.status();
+  if (rows < 1) return ValueError("flush_rows", absl::StrCat(rows), "must be at least 1");
+  const std::string flush_bytes = absl::GetFlag(FLAGS_flush_bytes);
+  absl::StatusOr<uint64_t> bytes = ParseByteSize(flush_bytes);
+  if (!bytes.ok()) {
+    return ValueError("flush_bytes", flush_bytes,
+                      "expected a size from 1 byte to 1TiB, such as 64MiB, 1GB or 1048576");
+  }
   config.batcher.max_age = interval;
   config.batcher.max_rows = static_cast<uint64_t>(rows);
   config.batcher.max_bytes = *bytes;
@@ -397,8 +568,8 @@ absl::StatusOr<Config> ValidatedConfig() {
   config.batcher.tables.partition_suffix = absl::GetFlag(FLAGS_partition_pattern);
   absl::StatusOr<TableFilter> filter = TableFilter::Create(config.batcher.tables);
   if (!filter.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--partition-pattern: ", filter.status().message()));
+    return ValueError("partition_pattern", config.batcher.tables.partition_suffix,
+                      filter.status().message());
   }
 
   config.slot = absl::GetFlag(FLAGS_slot);
@@ -425,15 +596,14 @@ absl::StatusOr<Config> ValidatedConfig() {
 
   config.workers = absl::GetFlag(FLAGS_workers);
   if (config.workers < 1 || config.workers > 64) {
-    return absl::InvalidArgumentError("--workers must be between 1 and 64");
+    return ValueError("workers", absl::StrCat(config.workers), "must be between 1 and 64");
   }
   config.spool_parent = absl::GetFlag(FLAGS_spool_dir);
   if (config.spool_parent.empty()) {
     const char* tmpdir = std::getenv("TMPDIR");
     config.spool_parent = tmpdir != nullptr && tmpdir[0] != '\0' ? tmpdir : "/tmp";
   } else if (!std::filesystem::is_directory(config.spool_parent)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--spool-dir=", config.spool_parent, ": not a directory"));
+    return ValueError("spool_dir", config.spool_parent, "not a directory");
   }
   const std::string log_format = absl::GetFlag(FLAGS_log_format);
   if (log_format == "text") {
@@ -441,13 +611,23 @@ absl::StatusOr<Config> ValidatedConfig() {
   } else if (log_format == "json") {
     config.log_format = LogFormat::kJson;
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--log-format=", log_format, ": expected text or json"));
+    return ValueError("log_format", log_format, "expected text or json");
   }
   config.delete_uploaded = absl::GetFlag(FLAGS_delete_uploaded);
   config.status_interval = absl::GetFlag(FLAGS_status_interval);
   if (config.status_interval <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--status-interval must be positive, e.g. 5s");
+    return ValueError("status_interval", absl::FormatDuration(config.status_interval),
+                      "must be positive");
+  }
+  config.lock_timeout = absl::GetFlag(FLAGS_lock_timeout);
+  if (config.lock_timeout < absl::ZeroDuration()) {
+    return ValueError("lock_timeout", absl::FormatDuration(config.lock_timeout),
+                      "must be 0 (no limit) or positive");
+  }
+  config.statement_timeout = absl::GetFlag(FLAGS_statement_timeout);
+  if (config.statement_timeout < absl::Seconds(1)) {
+    return ValueError("statement_timeout", absl::FormatDuration(config.statement_timeout),
+                      "must be at least 1s");
   }
   if (isatty(STDIN_FILENO)) {
     return absl::InvalidArgumentError(
@@ -490,10 +670,114 @@ LogFields StatusFields(const PipelineStats& stats, double changes_per_second) {
   };
 }
 
+// Turns the S3 client's and the loaders' RetryEvents into warnings and into
+// the status line's "stalled" fields, so an operator can tell a stall from a
+// quiet source. Warnings are limited to one a second per kind ("S3",
+// "target"); the next one says how many were left out.
+class RetryReporter {
+ public:
+  explicit RetryReporter(Logger* log) : log_(log) {}
+
+  std::function<void(const RetryEvent&)> For(std::string kind) {
+    return [this, kind = std::move(kind)](const RetryEvent& event) { Report(kind, event); };
+  }
+
+  // The oldest operation still retrying, for the status line.
+  void AddStatusFields(LogFields* fields) {
+    absl::MutexLock lock(&mutex_);
+    const Stall* oldest = nullptr;
+    const std::string* operation = nullptr;
+    for (const auto& [name, stall] : stalls_) {
+      if (oldest == nullptr || stall.since < oldest->since) {
+        oldest = &stall;
+        operation = &name;
+      }
+    }
+    if (oldest == nullptr) return;
+    // S3 operations name themselves ("S3 PutObject s3://..."); loads do not.
+    fields->emplace_back("stalled", absl::StartsWith(*operation, oldest->kind)
+                                        ? *operation
+                                        : absl::StrCat(oldest->kind, " ", *operation));
+    fields->emplace_back("stalled_since", FormatTime(oldest->since));
+    fields->emplace_back("stalled_attempts", absl::StrCat(oldest->attempts));
+    fields->emplace_back("stalled_cause", oldest->cause);
+    if (stalls_.size() > 1) fields->emplace_back("stalls", absl::StrCat(stalls_.size()));
+  }
+
+ private:
+  struct Stall {
+    std::string kind;
+    absl::Time since;
+    int attempts = 0;
+    std::string cause;
+  };
+
+  // The cause without the operation it usually starts with, which the
+  // "operation" field already names.
+  static std::string Cause(const RetryEvent& event) {
+    absl::string_view cause = event.cause.message();
+    absl::ConsumePrefix(&cause, event.operation) && absl::ConsumePrefix(&cause, ": ");
+    return std::string(cause);
+  }
+  static std::string FormatTime(absl::Time time) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+  }
+  static std::string Round(absl::Duration duration) {
+    return absl::FormatDuration(absl::Trunc(duration, absl::Milliseconds(100)));
+  }
+
+  void Report(const std::string& kind, const RetryEvent& event) {
+    const absl::Time now = absl::Now();
+    const std::string operation(event.operation);
+    const bool retrying = event.kind == RetryEvent::Kind::kRetrying;
+    int left_out = 0;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (retrying) {
+        Stall& stall = stalls_[operation];
+        stall.kind = kind;
+        stall.since = now - event.elapsed;
+        stall.attempts = event.attempts;
+        stall.cause = Cause(event);
+      } else {
+        stalls_.erase(operation);
+        // A final failure is reported by whoever gets the error.
+        if (!event.succeeded) return;
+      }
+      // Recoveries are not limited: one per stall, and they end what the
+      // warnings began.
+      absl::Time& last = last_warning_[kind];
+      if (retrying && now - last < absl::Seconds(1)) {
+        ++suppressed_[kind];
+        return;
+      }
+      if (retrying) last = now;
+      std::swap(left_out, suppressed_[kind]);
+    }
+    LogFields fields = {{"operation", operation}, {"attempt", absl::StrCat(event.attempts)}};
+    if (retrying) {
+      fields.emplace_back("spent", Round(event.elapsed));
+      fields.emplace_back("next_attempt_in", Round(event.next_delay));
+      fields.emplace_back("cause", Cause(event));
+    } else {
+      fields.emplace_back("recovered_after", Round(event.elapsed));
+    }
+    if (left_out > 0) fields.emplace_back("retries_not_logged", absl::StrCat(left_out));
+    log_->Log(retrying ? "warn" : "info", absl::StrCat(kind, retrying ? " retrying" : " recovered"),
+              fields);
+  }
+
+  Logger* const log_;
+  absl::Mutex mutex_;
+  absl::flat_hash_map<std::string, Stall> stalls_ ABSL_GUARDED_BY(mutex_);
+  absl::flat_hash_map<std::string, absl::Time> last_warning_ ABSL_GUARDED_BY(mutex_);
+  absl::flat_hash_map<std::string, int> suppressed_ ABSL_GUARDED_BY(mutex_);
+};
+
 // Everything a run holds, torn down in reverse order.
 class Replication {
  public:
-  Replication(Config config, Logger* log) : config_(std::move(config)), log_(log) {}
+  Replication(Config config, Logger* log) : config_(std::move(config)), log_(log), retries_(log) {}
   ~Replication() {
     if (!spool_.empty()) {
       std::error_code ignored;
@@ -509,6 +793,10 @@ class Replication {
  private:
   const Config config_;
   Logger* const log_;
+  RetryReporter retries_;
+  // Cancelled by the second stop request (through the pipeline), read by the
+  // S3 client and the loaders: everything in flight gives up at once.
+  CancelToken cancel_;
   std::string spool_;
   std::string run_id_;
   std::shared_ptr<CredentialsProvider> credentials_;
@@ -534,6 +822,8 @@ absl::Status Replication::Start() {
   S3ClientOptions s3_options;
   s3_options.region = config_.region;
   s3_options.endpoint = config_.endpoint;
+  s3_options.retry.on_retry = retries_.For("S3");
+  s3_options.retry.cancel = &cancel_;
   absl::StatusOr<std::unique_ptr<S3Client>> s3 = S3Client::Create(s3_options, credentials_);
   if (!s3.ok()) return s3.status();
   s3_ = *std::move(s3);
@@ -556,6 +846,10 @@ absl::Status Replication::Start() {
   loader_options.iam_role = config_.iam_role;
   loader_options.credentials = credentials_;
   loader_options.s3_region = config_.region;
+  loader_options.lock_timeout = config_.lock_timeout;
+  loader_options.statement_timeout = config_.statement_timeout;
+  loader_options.retry.on_retry = retries_.For("target");
+  loader_options.retry.cancel = &cancel_;
   S3Client* s3_client = s3_.get();
   auto make_loader = [loader_options, s3_client]() -> absl::StatusOr<std::unique_ptr<Loader>> {
     absl::StatusOr<std::unique_ptr<RedshiftLoader>> loader =
@@ -604,6 +898,7 @@ absl::Status Replication::Start() {
   components.keys = keys_.get();
   components.writer = MakeCsvBatchWriter(writer_options);
   components.uploader = uploader_.get();
+  components.cancel = &cancel_;
   auto first_loader = std::make_shared<std::unique_ptr<Loader>>(*std::move(first));
   components.make_loader = [first_loader,
                             make_loader]() -> absl::StatusOr<std::unique_ptr<Loader>> {
@@ -653,9 +948,13 @@ int Replication::Run() {
       const int signals = signals_received.load();
       while (stops_requested < signals) {
         ++stops_requested;
-        log_->Info(stops_requested == 1
-                       ? "stop requested: finishing the open transaction and loading what was read"
-                       : "second stop request: stopping now");
+        if (stops_requested == 1) {
+          log_->Info("stop requested: finishing the open transaction and loading what was read");
+        } else if (stops_requested == 2) {
+          log_->Warn(
+              "second stop request: stopping now, cancelling S3 requests and target "
+              "statements in flight and rolling back");
+        }
         pipeline_->RequestStop();
       }
       const absl::Time now = absl::Now();
@@ -663,7 +962,9 @@ int Replication::Run() {
         PipelineStats stats = pipeline_->stats();
         const double rate = static_cast<double>(stats.changes_read - last_changes) /
                             absl::ToDoubleSeconds(now - last_status);
-        log_->Info("status", StatusFields(stats, rate));
+        LogFields fields = StatusFields(stats, rate);
+        retries_.AddStatusFields(&fields);
+        log_->Info("status", fields);
         last_status = now;
         last_changes = stats.changes_read;
       }
@@ -716,6 +1017,7 @@ int RunReplication(int argc, char** argv) {
     return 2;
   }
   Logger log(config->log_format, stderr);
+  for (const std::string& warning : UnknownEnvironmentVariables()) log.Warn(warning);
   InstallSignalHandlers();
   Replication replication(*std::move(config), &log);
   if (absl::Status started = replication.Start(); !started.ok()) {

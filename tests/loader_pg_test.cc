@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/src/load/pg_connection.h"
@@ -636,6 +638,78 @@ TEST_F(LoaderPgTest, SerializationFailureIsRetriedOtherErrorsAreNot) {
   EXPECT_THAT(status.message(),
               HasSubstr("INSERT: statement failed (SQLSTATE 23514): forbidden row"));
   EXPECT_EQ(Loader().retries(), 1u);  // Not retried.
+  EXPECT_THAT(Rows("SELECT id::text FROM app.items"), ElementsAre(TextRow{V("1")}));
+}
+
+// A second stop request while a load waits for a lock another session holds:
+// the waiting statement is cancelled on the server, the batch rolled back,
+// and Apply returns kCancelled at once instead of waiting for the lock.
+TEST_F(LoaderPgTest, CancelStopsAStatementWaitingForALockAndRollsBack) {
+  ASSERT_TRUE(db_->Exec("CREATE SCHEMA app; "
+                        "CREATE TABLE app.items (id integer PRIMARY KEY, name text, note text)")
+                  .ok());
+  CancelToken cancel;
+  options_.retry.cancel = &cancel;
+  options_.lock_timeout = absl::ZeroDuration();  // Wait as long as it takes.
+  Loader();
+  absl::StatusOr<std::unique_ptr<PgConnection>> holder = PgConnection::Connect({db_->conninfo()});
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  ASSERT_TRUE((*holder)->Exec("BEGIN; LOCK TABLE app.items IN ACCESS EXCLUSIVE MODE").ok());
+  const int loader_pid = Loader().backend_pid();
+  std::thread canceller([&] {
+    absl::StatusOr<std::unique_ptr<PgConnection>> watcher =
+        PgConnection::Connect({db_->conninfo()});
+    ASSERT_TRUE(watcher.ok()) << watcher.status();
+    for (int i = 0; i < 600; ++i) {
+      absl::StatusOr<std::vector<PgRow>> waiting = (*watcher)->Query(absl::StrCat(
+          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid = ", loader_pid));
+      if (waiting.ok() && !waiting->empty()) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    cancel.Cancel();
+  });
+  Batch batch = NewBatch(1);
+  batch.upserts.push_back(FullRows(batch, {{V("1"), V("a"), kNull}}));
+  absl::Status status = Apply(batch);
+  canceller.join();
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
+  EXPECT_THAT(status.message(), HasSubstr("table app.items batch 1"));
+  EXPECT_THAT(status.message(), HasSubstr("second stop request"));
+  ASSERT_TRUE((*holder)->Exec("ROLLBACK").ok());
+  EXPECT_THAT(Rows("SELECT id::text FROM app.items"), ElementsAre());
+  EXPECT_THAT(Rows("SELECT 1 FROM re_dms.re_dms_checkpoints"), ElementsAre());
+}
+
+// With lock_timeout, a lock held elsewhere fails the attempt, which is rolled
+// back and retried; the error names the table and the PID holding the lock.
+TEST_F(LoaderPgTest, LockTimeoutIsRetriedAndNamesTheLockHolder) {
+  ASSERT_TRUE(db_->Exec("CREATE SCHEMA app; "
+                        "CREATE TABLE app.items (id integer PRIMARY KEY, name text, note text)")
+                  .ok());
+  options_.lock_timeout = absl::Milliseconds(200);
+  options_.retry.max_attempts = 2;
+  int retries_seen = 0;
+  options_.retry.on_retry = [&](const RetryEvent& event) {
+    if (event.kind == RetryEvent::Kind::kRetrying) ++retries_seen;
+  };
+  Loader();
+  absl::StatusOr<std::unique_ptr<PgConnection>> holder = PgConnection::Connect({db_->conninfo()});
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  ASSERT_TRUE((*holder)->Exec("BEGIN; LOCK TABLE app.items IN ACCESS EXCLUSIVE MODE").ok());
+  Batch batch = NewBatch(1);
+  batch.upserts.push_back(FullRows(batch, {{V("1"), V("a"), kNull}}));
+  absl::Status status = Apply(batch);
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted) << status;
+  EXPECT_THAT(status.message(),
+              HasSubstr("waiting for a lock on table app.items timed out after 200ms"));
+  EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("app.items by PID ", (*holder)->BackendPid(),
+                                                       " (AccessExclusiveLock)")));
+  EXPECT_THAT(status.message(), HasSubstr("gave up after 2 attempts"));
+  EXPECT_EQ(retries_seen, 1);
+  // Once the lock is free the same batch loads.
+  ASSERT_TRUE((*holder)->Exec("ROLLBACK").ok());
+  status = Apply(batch);
+  ASSERT_TRUE(status.ok()) << status;
   EXPECT_THAT(Rows("SELECT id::text FROM app.items"), ElementsAre(TextRow{V("1")}));
 }
 

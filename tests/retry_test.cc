@@ -1,5 +1,10 @@
 #include "re_dms/retry.h"
 
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -88,6 +93,87 @@ TEST(RetryTest, FullJitterStaysWithinTheCappedExponentialBound) {
       EXPECT_LE(delay, bound);
     }
   }
+}
+
+TEST(RetryTest, TellsOnRetryOfEachRetryAndOfTheEnd) {
+  RetryPolicy policy = FastPolicy(5);
+  std::vector<RetryEvent> events;
+  std::vector<std::string> operations, causes;
+  policy.on_retry = [&](const RetryEvent& event) {
+    events.push_back(event);
+    operations.emplace_back(event.operation);
+    causes.emplace_back(event.cause.message());
+  };
+  int calls = 0;
+  const absl::Status status = RunWithRetries(policy, "PutObject s3://b/k", [&] {
+    return ++calls < 3 ? absl::UnavailableError(absl::StrCat("timeout ", calls)) : absl::OkStatus();
+  });
+  ASSERT_TRUE(status.ok());
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].kind, RetryEvent::Kind::kRetrying);
+  EXPECT_EQ(events[0].attempts, 1);
+  EXPECT_EQ(causes[0], "timeout 1");
+  EXPECT_EQ(events[1].attempts, 2);
+  EXPECT_EQ(causes[1], "timeout 2");
+  EXPECT_EQ(events[2].kind, RetryEvent::Kind::kEnded);
+  EXPECT_TRUE(events[2].succeeded);
+  EXPECT_EQ(events[2].attempts, 3);
+  for (const std::string& operation : operations) EXPECT_EQ(operation, "PutObject s3://b/k");
+}
+
+TEST(RetryTest, NoEventsWithoutARetry) {
+  RetryPolicy policy = FastPolicy(5);
+  int events = 0;
+  policy.on_retry = [&](const RetryEvent&) { ++events; };
+  EXPECT_TRUE(RunWithRetries(policy, "op", [] { return absl::OkStatus(); }).ok());
+  EXPECT_FALSE(
+      RunWithRetries(policy, "op", [] { return absl::PermissionDeniedError("403"); }).ok());
+  EXPECT_EQ(events, 0);
+}
+
+TEST(RetryTest, CancelEndsTheWaitBetweenAttempts) {
+  RetryPolicy policy = FastPolicy(100);
+  policy.initial_backoff = absl::Hours(1);
+  policy.max_backoff = absl::Hours(1);
+  policy.deadline = absl::Hours(10);
+  CancelToken cancel;
+  policy.cancel = &cancel;
+  bool ended = false;
+  policy.on_retry = [&](const RetryEvent& event) {
+    // Cancel from another thread while the retry loop sleeps.
+    if (event.kind == RetryEvent::Kind::kRetrying) {
+      std::thread([&cancel] {
+        absl::SleepFor(absl::Milliseconds(50));
+        cancel.Cancel();
+      }).detach();
+    } else {
+      ended = !event.succeeded;
+    }
+  };
+  int calls = 0;
+  const absl::Status status = RunWithRetries(policy, "op", [&] {
+    ++calls;
+    return absl::UnavailableError("connection reset");
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(status.message(), HasSubstr("second stop request"));
+  EXPECT_THAT(status.message(), HasSubstr("connection reset"));
+  EXPECT_TRUE(ended);  // The stall is over.
+}
+
+TEST(RetryTest, NoNewAttemptAfterCancel) {
+  RetryPolicy policy = FastPolicy(100);
+  CancelToken cancel;
+  policy.cancel = &cancel;
+  int calls = 0;
+  const absl::Status status = RunWithRetries(policy, [&] {
+    ++calls;
+    cancel.Cancel();
+    return absl::UnavailableError("503");
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
 }
 
 }  // namespace

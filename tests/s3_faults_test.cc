@@ -6,14 +6,18 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "re_dms/s3_client.h"
@@ -64,7 +68,9 @@ class S3FaultsTest : public ::testing::Test {
   // Starts the proxy in front of the server with `args` and returns a client
   // that goes through it: stalls are abandoned after a second, retries come
   // quickly and many.
-  std::unique_ptr<S3Client> ClientThroughProxy(const std::vector<std::string>& args) {
+  std::unique_ptr<S3Client> ClientThroughProxy(
+      const std::vector<std::string>& args,
+      const std::function<void(S3ClientOptions*)>& adjust = nullptr) {
     std::vector<std::string> all = {"--upstream", endpoint_, "--stall-seconds", "4"};
     all.insert(all.end(), args.begin(), args.end());
     absl::StatusOr<std::unique_ptr<ToolProcess>> proxy = ToolProcess::Start(kProxy, all);
@@ -82,6 +88,7 @@ class S3FaultsTest : public ::testing::Test {
     options.multipart_threshold = 5 << 20;
     options.part_size = 5 << 20;
     options.max_parts_in_flight = 4;
+    if (adjust) adjust(&options);
     absl::StatusOr<std::unique_ptr<S3Client>> client = MakeTestS3Client(options);
     EXPECT_TRUE(client.ok()) << client.status();
     return client.ok() ? *std::move(client) : nullptr;
@@ -182,8 +189,8 @@ TEST_F(S3FaultsTest, UploaderBatchCompletesUnderFailures) {
   StagedFile file;
   for (int i = 0; i < 12; ++i) {
     contents.push_back(RandomBytes(20000 + i, 1000 + i));
-    file.local_paths.push_back(
-        WriteLocal(absl::StrFormat("public.t.000000000003.upsert-0.part%05d.csv", i + 1), contents.back()));
+    file.local_paths.push_back(WriteLocal(
+        absl::StrFormat("public.t.000000000003.upsert-0.part%05d.csv", i + 1), contents.back()));
   }
   file.local_manifest_path = WriteLocal("public.t.000000000003.upsert-0.manifest.json", "{}");
   staged.files.push_back(file);
@@ -237,6 +244,74 @@ TEST_F(S3FaultsTest, SignatureMismatchFailsAfterOneAttempt) {
   EXPECT_THAT(put.status().message(), HasSubstr("SignatureDoesNotMatch"));
   EXPECT_THAT(put.status().message(), HasSubstr("forbidden/key"));
   EXPECT_EQ(ProxyStats().value("requests", 0), 1);
+}
+
+// Every retry reaches RetryPolicy::on_retry naming the operation and its
+// cause, and the end of the stall is reported too (re_dms logs them).
+TEST_F(S3FaultsTest, EachRetryIsReported) {
+  absl::Mutex mutex;
+  std::vector<std::string> seen;
+  std::unique_ptr<S3Client> client = ClientThroughProxy(
+      {"--fail-rate", "1", "--modes", "503", "--max-faults", "2"}, [&](S3ClientOptions* options) {
+        options->retry.on_retry = [&](const RetryEvent& event) {
+          absl::MutexLock lock(&mutex);
+          seen.push_back(absl::StrCat(
+              event.kind == RetryEvent::Kind::kRetrying ? "retrying " : "ended ", event.attempts,
+              " ", event.operation, ": ", event.succeeded ? "ok" : event.cause.message()));
+        };
+      });
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->PutObject(bucket_, "reported", "data").ok());
+  absl::MutexLock lock(&mutex);
+  ASSERT_EQ(seen.size(), 3u) << ::testing::PrintToString(seen);
+  const std::string operation = absl::StrCat("S3 PutObject s3://", bucket_, "/reported");
+  EXPECT_THAT(seen[0], HasSubstr(absl::StrCat("retrying 1 ", operation, ": ")));
+  EXPECT_THAT(seen[0], HasSubstr("SlowDown"));
+  EXPECT_THAT(seen[1], HasSubstr(absl::StrCat("retrying 2 ", operation)));
+  EXPECT_EQ(seen[2], absl::StrCat("ended 3 ", operation, ": ok"));
+}
+
+// A server that takes the request and never answers: each attempt ends at
+// the low-speed limit, and a cancel (re_dms's second stop request) ends the
+// request in flight at once instead of after the retry deadline.
+TEST_F(S3FaultsTest, CancelEndsARequestThatNeverGetsAnAnswer) {
+  CancelToken cancel;
+  std::unique_ptr<S3Client> client = ClientThroughProxy(
+      {"--fail-rate", "1", "--modes", "stall", "--stall-seconds", "300"},
+      [&](S3ClientOptions* options) {
+        options->low_speed_time = absl::Seconds(300);  // Only the cancel ends it.
+        options->retry.cancel = &cancel;
+      });
+  ASSERT_NE(client, nullptr);
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Seconds(1));
+    cancel.Cancel();
+  });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<S3PutResult> put = client->PutObject(bucket_, "never-answered", "data");
+  const absl::Duration took = absl::Now() - start;
+  canceller.join();
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kCancelled) << put.status();
+  EXPECT_THAT(put.status().message(), HasSubstr("second stop request"));
+  EXPECT_THAT(put.status().message(), HasSubstr("never-answered"));
+  EXPECT_LT(took, absl::Seconds(10));  // Generous: libcurl looks about once a second.
+  // Nothing new starts once cancelled.
+  EXPECT_EQ(client->PutObject(bucket_, "after", "data").status().code(),
+            absl::StatusCode::kCancelled);
+}
+
+// Without a cancel, the same server fails each attempt at the low-speed
+// limit rather than hanging.
+TEST_F(S3FaultsTest, AServerThatNeverAnswersFailsEachAttemptAtTheLowSpeedLimit) {
+  std::unique_ptr<S3Client> client =
+      ClientThroughProxy({"--fail-rate", "1", "--modes", "stall", "--stall-seconds", "300"},
+                         [&](S3ClientOptions* options) { options->retry.max_attempts = 2; });
+  ASSERT_NE(client, nullptr);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<S3PutResult> put = client->PutObject(bucket_, "stalled", "data");
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kUnavailable) << put.status();
+  EXPECT_THAT(put.status().message(), HasSubstr("gave up after 2 attempts"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));  // Two 1 s stalls, generously.
 }
 
 }  // namespace

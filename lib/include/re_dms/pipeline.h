@@ -47,6 +47,10 @@
 //   - RequestStop(): reading stops at the next transaction boundary, what was
 //     read is loaded; OK. A second RequestStop() stops at once, even inside a
 //     transaction: what committed is loaded and Aborted names what was not.
+//     It also cancels PipelineComponents::cancel, which the components were
+//     given (S3 requests and target statements in flight are abandoned and
+//     rolled back within seconds); Run() then returns kCancelled naming the
+//     batches that were not loaded.
 //   - malformed input, or a change one table cannot take: the error (byte
 //     offset, line, table), after the committed transactions read before it
 //     are loaded (for the failing transaction's tables, up to the durable
@@ -76,6 +80,7 @@
 #include "re_dms/key_columns.h"
 #include "re_dms/loader.h"
 #include "re_dms/parser.h"
+#include "re_dms/retry.h"
 #include "re_dms/s3_uploader.h"
 #include "re_dms/staged_batch.h"
 #include "re_dms/stream_source.h"
@@ -137,6 +142,10 @@ struct PipelineComponents {
   // Makes one Loader per load worker (called `workers` times by Create), and
   // one more, on first need, that reads checkpoints for the batcher.
   std::function<absl::StatusOr<std::unique_ptr<Loader>>()> make_loader;
+  // Not owned. Cancelled by the second RequestStop(); give the same token to
+  // the components (RetryPolicy::cancel of the S3 client and the loaders) so
+  // that work in flight stops at once instead of finishing or retrying.
+  CancelToken* cancel = nullptr;
 };
 
 // A snapshot for status lines.

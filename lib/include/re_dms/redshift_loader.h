@@ -109,6 +109,12 @@ struct RedshiftLoaderOptions {
   std::string conninfo;
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration statement_timeout = absl::Minutes(30);
+  // How long a statement waits for a table lock before it fails; the batch is
+  // then rolled back and retried under `retry`, and the error names the lock
+  // holders' PIDs. PostgreSQL only (Redshift has no lock_timeout: there
+  // statement_timeout bounds the wait). Zero: wait as long as
+  // statement_timeout allows.
+  absl::Duration lock_timeout = absl::Seconds(30);
 
   TargetDialect dialect = TargetDialect::kDetect;
 
@@ -133,8 +139,10 @@ struct RedshiftLoaderOptions {
   // Layout overrides per target table, keyed by `schema.table` (unquoted).
   std::map<std::string, RedshiftTableLayout> layouts;
 
-  // Retries of the whole transaction on connection loss and serialization
-  // failures.
+  // Retries of the whole transaction on connection loss, serialization
+  // failures and lock timeouts. Its `cancel` token, when cancelled, also
+  // cancels the statement running on the target (the batch rolls back and
+  // Apply returns kCancelled).
   RetryPolicy retry;
 
   // Test hook: called with the statement kind just before each statement of

@@ -27,11 +27,23 @@ struct Transfer {
   const HttpRequest* request;
   HttpResponse* response;
   CURL* curl;
+  const CancelToken* cancel;
   uint64_t body_offset = 0;
   // Set by a callback that stopped the transfer; returned instead of the
   // libcurl error it causes.
   absl::Status callback_error;
 };
+
+// libcurl calls this often while data flows and about once a second while
+// it waits (connecting, or for a server that never answers), so a cancel
+// ends even a stalled transfer promptly.
+int CheckCancelled(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* transfer = static_cast<Transfer*>(user);
+  if (transfer->cancel == nullptr || !transfer->cancel->cancelled()) return 0;
+  transfer->callback_error = CancelledWhile(absl::StrCat("HTTP ", transfer->request->method, " ",
+                                                         transfer->request->url, " was in flight"));
+  return 1;
+}
 
 size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
@@ -183,7 +195,11 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     return absl::ResourceExhaustedError("curl_easy_init failed");
   }
   HttpResponse response;
-  Transfer transfer{&request, &response, curl, 0, absl::OkStatus()};
+  if (options_.cancel != nullptr && options_.cancel->cancelled()) {
+    ReleaseHandle(curl);
+    return CancelledWhile(absl::StrCat("HTTP ", request.method, " ", request.url, " was to start"));
+  }
+  Transfer transfer{&request, &response, curl, options_.cancel, 0, absl::OkStatus()};
   char error_detail[CURL_ERROR_SIZE] = {0};
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
@@ -206,6 +222,11 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   // multi-megabyte bodies.
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
   curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+  if (options_.cancel != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, CheckCancelled);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
+  }
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReceiveHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ReceiveBody);

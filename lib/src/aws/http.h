@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "re_dms/retry.h"
 #include "re_dms/sigv4.h"
 
 namespace re_dms {
@@ -95,6 +96,9 @@ class HttpClient {
     // fails (and is retried by the caller): a stalled body never hangs.
     long low_speed_bytes_per_second = 1024;
     absl::Duration low_speed_time = absl::Seconds(30);
+    // Not owned. When cancelled, transfers in flight abort within about a
+    // second (libcurl's progress callback) and Send returns kCancelled.
+    const CancelToken* cancel = nullptr;
   };
 
   explicit HttpClient(Options options);

@@ -281,7 +281,8 @@ class S3ClientImpl : public S3Client {
         credentials_(std::move(credentials)),
         signer_(SigV4Signer::Options{options_.region, "s3", true}),
         http_(HttpClient::Options{options_.verify_tls, options_.ca_file, options_.connect_timeout,
-                                  options_.low_speed_bytes_per_second, options_.low_speed_time}) {}
+                                  options_.low_speed_bytes_per_second, options_.low_speed_time,
+                                  options_.retry.cancel}) {}
 
   absl::Status CreateBucket(absl::string_view bucket) override {
     // Outside us-east-1, S3 wants the region in the body.
@@ -388,7 +389,7 @@ class S3ClientImpl : public S3Client {
       return absl::OkStatus();
     };
     absl::Status status = RunWithRetries(
-        options_.retry,
+        options_.retry, Describe(call),
         [&]() -> absl::Status {
           call.headers.clear();
           attempt_offset = delivered;
@@ -446,7 +447,7 @@ class S3ClientImpl : public S3Client {
       call.payload_hash = HexEncode(Sha256(xml));
       // S3 requires a checksum on DeleteObjects.
       call.headers.emplace_back("Content-MD5", Base64Encode(Md5(xml)));
-      absl::Status status = RunWithRetries(options_.retry, [&]() -> absl::Status {
+      absl::Status status = RunWithRetries(options_.retry, Describe(call), [&]() -> absl::Status {
         absl::StatusOr<HttpResponse> response = Attempt(call);
         if (!response.ok()) return response.status();
         return PerKeyDeleteErrors(call, response->body);
@@ -562,7 +563,7 @@ class S3ClientImpl : public S3Client {
   // Attempt, retried under the policy.
   absl::StatusOr<HttpResponse> Execute(const S3Call& call) {
     absl::StatusOr<HttpResponse> result;
-    absl::Status status = RunWithRetries(options_.retry, [&] {
+    absl::Status status = RunWithRetries(options_.retry, Describe(call), [&] {
       result = Attempt(call);
       return result.status();
     });
@@ -752,7 +753,7 @@ absl::StatusOr<S3PutResult> S3ClientImpl::CompleteUpload(
   // Set once an attempt failed in a way that may have completed the upload
   // anyway (a lost response, a 5xx after the work was done).
   bool outcome_unknown = false;
-  absl::Status status = RunWithRetries(options_.retry, [&]() -> absl::Status {
+  absl::Status status = RunWithRetries(options_.retry, Describe(complete), [&]() -> absl::Status {
     completed = Attempt(complete);
     absl::Status attempt = completed.status();
     // CompleteMultipartUpload can fail after answering 200: the error is

@@ -149,8 +149,7 @@ std::string CatalogType(const std::vector<TargetColumn>& columns, absl::string_v
 // ("JSON_PARSE function"; COPY from CSV parses SUPER values as JSON: "Using
 // COPY to load data into SUPER columns").
 std::string TypedConstant(const RedshiftLoaderOptions& options, TargetDialect dialect,
-                          const ColumnDef& column, absl::string_view type,
-                          absl::string_view text) {
+                          const ColumnDef& column, absl::string_view type, absl::string_view text) {
   const std::string literal = QuoteLiteral(dialect, text);
   if (IsRedshift(dialect)) {
     switch (RedshiftTypeFor(column.type, options.type_mapping).family) {
@@ -166,8 +165,7 @@ std::string TypedConstant(const RedshiftLoaderOptions& options, TargetDialect di
 }
 
 std::string NullSafeEqual(absl::string_view left, absl::string_view right) {
-  return absl::StrCat("(", left, " = ", right, " OR (", left, " IS NULL AND ", right,
-                      " IS NULL))");
+  return absl::StrCat("(", left, " = ", right, " OR (", left, " IS NULL AND ", right, " IS NULL))");
 }
 
 // The staging table's type for a column: the target's, except that on
@@ -182,9 +180,12 @@ std::string StageType(TargetDialect dialect, const TargetColumn& column) {
 
 std::string CompressionKeyword(Compression compression) {
   switch (compression) {
-    case Compression::kGzip: return " GZIP";
-    case Compression::kZstd: return " ZSTD";
-    case Compression::kNone: return "";
+    case Compression::kGzip:
+      return " GZIP";
+    case Compression::kZstd:
+      return " ZSTD";
+    case Compression::kNone:
+      return "";
   }
   return "";
 }
@@ -234,9 +235,9 @@ absl::StatusOr<Statement> RedshiftCopy(const RedshiftLoaderOptions& options,
   } else if (file.s3_uris.size() == 1) {
     source = file.s3_uris[0];
   } else {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data set ", index, " has ", file.s3_uris.size(),
-        " S3 objects and no manifest; upload the batch before loading it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data set ", index, " has ", file.s3_uris.size(),
+                     " S3 objects and no manifest; upload the batch before loading it"));
   }
   std::string auth, redacted;
   if (!options.iam_role.empty()) {
@@ -247,10 +248,10 @@ absl::StatusOr<Statement> RedshiftCopy(const RedshiftLoaderOptions& options,
       return absl::FailedPreconditionError(
           "Redshift COPY needs an IAM role or S3 credentials; neither is configured");
     }
-    auth = absl::StrCat(
-        " ACCESS_KEY_ID ", QuoteLiteral(TargetDialect::kRedshift, credentials->access_key_id),
-        " SECRET_ACCESS_KEY ",
-        QuoteLiteral(TargetDialect::kRedshift, credentials->secret_access_key));
+    auth = absl::StrCat(" ACCESS_KEY_ID ",
+                        QuoteLiteral(TargetDialect::kRedshift, credentials->access_key_id),
+                        " SECRET_ACCESS_KEY ",
+                        QuoteLiteral(TargetDialect::kRedshift, credentials->secret_access_key));
     redacted = " ACCESS_KEY_ID '<redacted>' SECRET_ACCESS_KEY '<redacted>'";
     if (!credentials->session_token.empty()) {
       absl::StrAppend(&auth, " SESSION_TOKEN ",
@@ -258,18 +259,18 @@ absl::StatusOr<Statement> RedshiftCopy(const RedshiftLoaderOptions& options,
       absl::StrAppend(&redacted, " SESSION_TOKEN '<redacted>'");
     }
   }
-  std::string head = absl::StrCat("COPY ", QuoteIdentifier(StageName(index)), " (",
-                                  QuotedList(file.columns), ") FROM ",
-                                  QuoteLiteral(TargetDialect::kRedshift, source));
-  std::string tail = absl::StrCat(" ", kRedshiftCsv.copy_options,
-                                  CompressionKeyword(staged.compression), manifest,
-                                  " DATEFORMAT 'auto' TIMEFORMAT 'auto'"
-                                  " COMPUPDATE OFF STATUPDATE OFF");
+  std::string head =
+      absl::StrCat("COPY ", QuoteIdentifier(StageName(index)), " (", QuotedList(file.columns),
+                   ") FROM ", QuoteLiteral(TargetDialect::kRedshift, source));
+  std::string tail =
+      absl::StrCat(" ", kRedshiftCsv.copy_options, CompressionKeyword(staged.compression), manifest,
+                   " DATEFORMAT 'auto' TIMEFORMAT 'auto'"
+                   " COMPUPDATE OFF STATUPDATE OFF");
   if (!options.s3_region.empty()) {
     absl::StrAppend(&tail, " REGION ", QuoteLiteral(TargetDialect::kRedshift, options.s3_region));
   }
-  Statement statement = Make(Statement::Kind::kCopy, absl::StrCat(head, auth, tail),
-                             static_cast<int>(index));
+  Statement statement =
+      Make(Statement::Kind::kCopy, absl::StrCat(head, auth, tail), static_cast<int>(index));
   statement.loggable = absl::StrCat(head, redacted, tail);
   return statement;
 }
@@ -324,22 +325,22 @@ std::vector<Statement> MultisetDelete(TargetDialect dialect, const Batch& batch,
   std::vector<std::string> positions;
   for (size_t i = 1; i <= parts; ++i) positions.push_back(absl::StrCat(i));
   std::vector<Statement> statements;
-  statements.push_back(Make(
-      Statement::Kind::kDelete,
-      absl::StrCat("CREATE TEMP TABLE ", counts, " AS SELECT ", absl::StrJoin(grouped, ", "),
-                   ", COUNT(*) AS \"re_dms_n\" FROM ", QuoteIdentifier(stage), " GROUP BY ",
-                   absl::StrJoin(positions, ", "))));
-  statements.push_back(Make(
-      Statement::Kind::kDelete,
-      absl::StrCat("CREATE TEMP TABLE ", keep, " AS SELECT ", QuotedList(all_columns),
-                   " FROM (SELECT ", QuotedList(all_columns, absl::StrCat(alias, ".")),
-                   ", ROW_NUMBER() OVER (PARTITION BY ", absl::StrJoin(partition, ", "),
-                   ") AS \"re_dms_rn\", ", counts, ".\"re_dms_n\" FROM ", target, " AS ", alias,
-                   " JOIN ", counts, " ON ", absl::StrJoin(join, " AND "),
-                   ") AS \"re_dms_matches\" WHERE \"re_dms_rn\" > \"re_dms_n\"")));
-  statements.push_back(Make(Statement::Kind::kDelete,
-                            absl::StrCat("DELETE FROM ", target, " USING ", counts, " WHERE ",
-                                         absl::StrJoin(match, " AND "))));
+  statements.push_back(
+      Make(Statement::Kind::kDelete,
+           absl::StrCat("CREATE TEMP TABLE ", counts, " AS SELECT ", absl::StrJoin(grouped, ", "),
+                        ", COUNT(*) AS \"re_dms_n\" FROM ", QuoteIdentifier(stage), " GROUP BY ",
+                        absl::StrJoin(positions, ", "))));
+  statements.push_back(
+      Make(Statement::Kind::kDelete,
+           absl::StrCat("CREATE TEMP TABLE ", keep, " AS SELECT ", QuotedList(all_columns),
+                        " FROM (SELECT ", QuotedList(all_columns, absl::StrCat(alias, ".")),
+                        ", ROW_NUMBER() OVER (PARTITION BY ", absl::StrJoin(partition, ", "),
+                        ") AS \"re_dms_rn\", ", counts, ".\"re_dms_n\" FROM ", target, " AS ",
+                        alias, " JOIN ", counts, " ON ", absl::StrJoin(join, " AND "),
+                        ") AS \"re_dms_matches\" WHERE \"re_dms_rn\" > \"re_dms_n\"")));
+  statements.push_back(
+      Make(Statement::Kind::kDelete, absl::StrCat("DELETE FROM ", target, " USING ", counts,
+                                                  " WHERE ", absl::StrJoin(match, " AND "))));
   statements.push_back(Make(Statement::Kind::kInsert,
                             absl::StrCat("INSERT INTO ", target, " (", QuotedList(all_columns),
                                          ") SELECT ", QuotedList(all_columns), " FROM ", keep)));
@@ -358,9 +359,9 @@ absl::Status CheckIdentifier(TargetDialect dialect, absl::string_view name) {
   const size_t limit = IsRedshift(dialect) ? 127 : 63;
   if (name.empty()) return absl::InvalidArgumentError("empty identifier");
   if (name.size() > limit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "identifier `", name.substr(0, 40), "...` is ", name.size(), " bytes; ",
-        IsRedshift(dialect) ? "Redshift" : "PostgreSQL", " allows at most ", limit));
+    return absl::InvalidArgumentError(
+        absl::StrCat("identifier `", name.substr(0, 40), "...` is ", name.size(), " bytes; ",
+                     IsRedshift(dialect) ? "Redshift" : "PostgreSQL", " allows at most ", limit));
   }
   if (absl::StrContains(name, absl::string_view("\0", 1))) {
     return absl::InvalidArgumentError("identifier contains a NUL byte");
@@ -391,17 +392,28 @@ std::optional<int64_t> VarcharLength(absl::string_view catalog_type) {
 
 absl::string_view StatementKindName(Statement::Kind kind) {
   switch (kind) {
-    case Statement::Kind::kSchema: return "schema change";
-    case Statement::Kind::kCreateStage: return "create staging table";
-    case Statement::Kind::kCopy: return "COPY";
-    case Statement::Kind::kAnalyze: return "ANALYZE";
-    case Statement::Kind::kMeasure: return "measure VARCHAR widths";
-    case Statement::Kind::kDelete: return "DELETE";
-    case Statement::Kind::kInsert: return "INSERT";
-    case Statement::Kind::kUpdate: return "UPDATE";
-    case Statement::Kind::kTruncate: return "TRUNCATE";
-    case Statement::Kind::kCheckpoint: return "checkpoint";
-    case Statement::Kind::kDropStage: return "drop staging table";
+    case Statement::Kind::kSchema:
+      return "schema change";
+    case Statement::Kind::kCreateStage:
+      return "create staging table";
+    case Statement::Kind::kCopy:
+      return "COPY";
+    case Statement::Kind::kAnalyze:
+      return "ANALYZE";
+    case Statement::Kind::kMeasure:
+      return "measure VARCHAR widths";
+    case Statement::Kind::kDelete:
+      return "DELETE";
+    case Statement::Kind::kInsert:
+      return "INSERT";
+    case Statement::Kind::kUpdate:
+      return "UPDATE";
+    case Statement::Kind::kTruncate:
+      return "TRUNCATE";
+    case Statement::Kind::kCheckpoint:
+      return "checkpoint";
+    case Statement::Kind::kDropStage:
+      return "drop staging table";
   }
   return "statement";
 }
@@ -416,9 +428,9 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
       // A TRUNCATE of a table never seen with rows: nothing to create or empty.
       return statements;
     }
-    statements.push_back(Make(Statement::Kind::kSchema,
-                              absl::StrCat("CREATE SCHEMA IF NOT EXISTS ",
-                                           QuoteIdentifier(batch.schema))));
+    statements.push_back(
+        Make(Statement::Kind::kSchema,
+             absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", QuoteIdentifier(batch.schema))));
     std::vector<std::string> definitions;
     for (const ColumnDef& column : batch.columns) {
       const bool key = std::find(batch.key_columns.begin(), batch.key_columns.end(), column.name) !=
@@ -431,8 +443,8 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
       // enforced, the merge keeps keys unique.
       definitions.push_back(absl::StrCat("PRIMARY KEY (", QuotedList(batch.key_columns), ")"));
     }
-    std::string sql = absl::StrCat("CREATE TABLE ", target, " (",
-                                   absl::StrJoin(definitions, ", "), ")");
+    std::string sql =
+        absl::StrCat("CREATE TABLE ", target, " (", absl::StrJoin(definitions, ", "), ")");
     if (IsRedshift(dialect)) {
       RedshiftTableLayout layout;
       auto custom = options.layouts.find(absl::StrCat(batch.schema, ".", batch.table));
@@ -505,10 +517,10 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
             ": the value rows older than the added column show: ", formatted.message()));
       }
     }
-    statements.push_back(Make(Statement::Kind::kUpdate,
-                              absl::StrCat("UPDATE ", target, " SET ", QuoteIdentifier(column.name),
-                                           " = ", TypedConstant(options, dialect, column, type,
-                                                                value))));
+    statements.push_back(
+        Make(Statement::Kind::kUpdate,
+             absl::StrCat("UPDATE ", target, " SET ", QuoteIdentifier(column.name), " = ",
+                          TypedConstant(options, dialect, column, type, value))));
   }
   if (batch.kind == Batch::Kind::kSchemaChange && !IsRedshift(dialect)) {
     // A source column whose type changed (ALTER COLUMN TYPE at the source):
@@ -519,10 +531,10 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
       const std::string wanted = PostgresTypeFor(column.type);
       if (current == nullptr || current->type == wanted) continue;
       const std::string name = QuoteIdentifier(column.name);
-      statements.push_back(Make(
-          Statement::Kind::kSchema,
-          absl::StrCat("ALTER TABLE ", target, " ALTER COLUMN ", name, " TYPE ", wanted,
-                       " USING CAST(CAST(", name, " AS text) AS ", wanted, ")")));
+      statements.push_back(
+          Make(Statement::Kind::kSchema,
+               absl::StrCat("ALTER TABLE ", target, " ALTER COLUMN ", name, " TYPE ", wanted,
+                            " USING CAST(CAST(", name, " AS text) AS ", wanted, ")")));
     }
   }
   if (batch.kind == Batch::Kind::kSchemaChange && options.drop_removed_columns) {
@@ -534,9 +546,9 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
       // (DISTKEY) or a sort key (SORTKEY)". Such a column stays, NULL for new
       // rows, as every removed column does without drop_removed_columns.
       if (IsRedshift(dialect) && (column.distkey || column.sortkey != 0)) continue;
-      statements.push_back(Make(Statement::Kind::kSchema,
-                                absl::StrCat("ALTER TABLE ", target, " DROP COLUMN ",
-                                             QuoteIdentifier(column.name))));
+      statements.push_back(Make(
+          Statement::Kind::kSchema,
+          absl::StrCat("ALTER TABLE ", target, " DROP COLUMN ", QuoteIdentifier(column.name))));
     }
   }
   return statements;
@@ -551,8 +563,7 @@ std::string WidenVarcharSql(const Batch& batch, absl::string_view column, int64_
 }
 
 absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& options,
-                                                 TargetDialect dialect,
-                                                 const StagedBatch& staged,
+                                                 TargetDialect dialect, const StagedBatch& staged,
                                                  const std::vector<TargetColumn>& target_columns,
                                                  const AwsCredentials* credentials) {
   const Batch& batch = staged.batch;
@@ -578,14 +589,15 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
       for (const std::string& name : file.columns) {
         const TargetColumn* column = FindColumn(target_columns, name);
         if (column == nullptr) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "data set ", i, " has column `", name, "` that the target table lacks"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("data set ", i, " has column `", name, "` that the target table lacks"));
         }
-        definitions.push_back(absl::StrCat(QuoteIdentifier(name), " ", StageType(dialect, *column)));
+        definitions.push_back(
+            absl::StrCat(QuoteIdentifier(name), " ", StageType(dialect, *column)));
       }
-      statements.push_back(Make(Statement::Kind::kCreateStage,
-                                absl::StrCat("CREATE TEMP TABLE ", stage, " (",
-                                             absl::StrJoin(definitions, ", "), ")")));
+      statements.push_back(Make(
+          Statement::Kind::kCreateStage,
+          absl::StrCat("CREATE TEMP TABLE ", stage, " (", absl::StrJoin(definitions, ", "), ")")));
       if (IsRedshift(dialect)) {
         absl::StatusOr<Statement> copy = RedshiftCopy(options, staged, i, credentials);
         if (!copy.ok()) return copy.status();
@@ -604,11 +616,10 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
           statements.push_back(std::move(measure));
         }
       } else {
-        statements.push_back(Make(
-            Statement::Kind::kCopy,
-            absl::StrCat("COPY ", stage, " (", QuotedList(file.columns), ") FROM STDIN (",
-                         kPostgresCsv.copy_options, ")"),
-            static_cast<int>(i)));
+        statements.push_back(Make(Statement::Kind::kCopy,
+                                  absl::StrCat("COPY ", stage, " (", QuotedList(file.columns),
+                                               ") FROM STDIN (", kPostgresCsv.copy_options, ")"),
+                                  static_cast<int>(i)));
         // Temporary tables have no statistics until analysed; without them
         // the planner may pick a nested loop for the key join.
         statements.push_back(Make(Statement::Kind::kAnalyze, absl::StrCat("ANALYZE ", stage)));
@@ -634,16 +645,17 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
       const bool full_row = file.columns.size() == batch.columns.size();
       if (full_row) {
         if (keyed) statements.push_back(DeleteByKey(dialect, batch, StageName(i), target_columns));
-        statements.push_back(Make(Statement::Kind::kInsert,
-                                  absl::StrCat("INSERT INTO ", target, " (",
-                                               QuotedList(file.columns), ") SELECT ",
-                                               QuotedList(file.columns), " FROM ", stage)));
+        statements.push_back(
+            Make(Statement::Kind::kInsert,
+                 absl::StrCat("INSERT INTO ", target, " (", QuotedList(file.columns), ") SELECT ",
+                              QuotedList(file.columns), " FROM ", stage)));
         continue;
       }
       if (!keyed) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "data set ", i, " updates some columns of a table without a key; a keyless "
-            "table's rows can only be inserted and deleted whole"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("data set ", i,
+                         " updates some columns of a table without a key; a keyless "
+                         "table's rows can only be inserted and deleted whole"));
       }
       // Partial rows (unchanged TOAST columns omitted): update what is present.
       std::vector<std::string> assignments, conditions;
@@ -654,8 +666,8 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
                                         absl::StrCat(target, ".", QuoteIdentifier(name)),
                                         absl::StrCat(stage, ".", QuoteIdentifier(name))));
         } else {
-          assignments.push_back(absl::StrCat(QuoteIdentifier(name), " = ", stage, ".",
-                                             QuoteIdentifier(name)));
+          assignments.push_back(
+              absl::StrCat(QuoteIdentifier(name), " = ", stage, ".", QuoteIdentifier(name)));
         }
       }
       if (conditions.size() != batch.key_columns.size()) {
@@ -663,10 +675,10 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
             absl::StrCat("data set ", i, " lacks key columns of the table"));
       }
       if (assignments.empty()) continue;  // Only the key was present: nothing changes.
-      statements.push_back(Make(Statement::Kind::kUpdate,
-                                absl::StrCat("UPDATE ", target, " SET ",
-                                             absl::StrJoin(assignments, ", "), " FROM ", stage,
-                                             " WHERE ", absl::StrJoin(conditions, " AND "))));
+      statements.push_back(
+          Make(Statement::Kind::kUpdate,
+               absl::StrCat("UPDATE ", target, " SET ", absl::StrJoin(assignments, ", "), " FROM ",
+                            stage, " WHERE ", absl::StrJoin(conditions, " AND "))));
     }
     for (size_t i = 0; i < staged.files.size(); ++i) {
       statements.push_back(Make(Statement::Kind::kDropStage,
@@ -677,8 +689,7 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
   // The checkpoint, in the same transaction (one row per target table).
   // applied_at is UTC on both dialects: on Redshift SYSDATE is "in the current
   // session time zone" (r_SYSDATE), which SessionSetupSql sets to UTC.
-  const std::string checkpoints =
-      QualifiedName(options.checkpoint_schema, kCheckpointTable);
+  const std::string checkpoints = QualifiedName(options.checkpoint_schema, kCheckpointTable);
   const std::string where =
       absl::StrCat(" WHERE \"target_schema\" = ", QuoteLiteral(dialect, batch.schema),
                    " AND \"target_table\" = ", QuoteLiteral(dialect, batch.table));
@@ -687,17 +698,16 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
   const SourcePosition& position = batch.position;
   statements.push_back(Make(
       Statement::Kind::kCheckpoint,
-      absl::StrCat("INSERT INTO ", checkpoints,
-                   " (\"target_schema\", \"target_table\", \"lsn\", \"xid\", \"sequence\", "
-                   "\"commit_time\", \"batch_sequence\", \"applied_at\") VALUES (",
-                   QuoteLiteral(dialect, batch.schema), ", ", QuoteLiteral(dialect, batch.table),
-                   ", ", OptionalNumber(position.lsn), ", ",
-                   position.xid.has_value() ? absl::StrCat(*position.xid) : "NULL", ", ",
-                   position.sequence, ", ",
-                   position.commit_time.empty() ? "NULL"
-                                                : QuoteLiteral(dialect, position.commit_time),
-                   ", ", batch.sequence, ", ",
-                   IsRedshift(dialect) ? "SYSDATE" : "(now() AT TIME ZONE 'UTC')", ")")));
+      absl::StrCat(
+          "INSERT INTO ", checkpoints,
+          " (\"target_schema\", \"target_table\", \"lsn\", \"xid\", \"sequence\", "
+          "\"commit_time\", \"batch_sequence\", \"applied_at\") VALUES (",
+          QuoteLiteral(dialect, batch.schema), ", ", QuoteLiteral(dialect, batch.table), ", ",
+          OptionalNumber(position.lsn), ", ",
+          position.xid.has_value() ? absl::StrCat(*position.xid) : "NULL", ", ", position.sequence,
+          ", ", position.commit_time.empty() ? "NULL" : QuoteLiteral(dialect, position.commit_time),
+          ", ", batch.sequence, ", ",
+          IsRedshift(dialect) ? "SYSDATE" : "(now() AT TIME ZONE 'UTC')", ")")));
   return statements;
 }
 
@@ -790,7 +800,16 @@ std::vector<SessionSetting> SessionSetupSql(const RedshiftLoaderOptions& options
                                             TargetDialect dialect) {
   if (!IsRedshift(dialect)) {
     // PostgreSQL: literals are written with only quotes doubled.
-    return {{"SET standard_conforming_strings = on", "", {}}};
+    std::vector<SessionSetting> settings = {{"SET standard_conforming_strings = on", "", {}}};
+    // Redshift has no lock_timeout; there --statement-timeout bounds a wait.
+    if (options.lock_timeout > absl::ZeroDuration()) {
+      settings.push_back(
+          {absl::StrCat("SET lock_timeout = ",
+                        std::max<int64_t>(1, absl::ToInt64Milliseconds(options.lock_timeout))),
+           "",
+           {}});
+    }
+    return settings;
   }
   std::vector<SessionSetting> settings;
   if (options.case_sensitive_identifiers) {

@@ -1,13 +1,18 @@
 #include "lib/src/load/pg_connection.h"
 
+#include <poll.h>
 #include <postgresql/libpq-fe.h>
 
+#include <cerrno>
 #include <cstring>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 
 namespace re_dms {
 namespace {
@@ -37,7 +42,9 @@ absl::Status ResultError(PGconn* conn, const PGresult* result, absl::string_view
       sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") {
     return absl::UnavailableError(text);
   }
-  if (sqlstate == "40001" || sqlstate == "40P01") return absl::AbortedError(text);
+  if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03") {
+    return absl::AbortedError(text);
+  }
   if (sqlstate == "57014") return absl::DeadlineExceededError(text);
   return absl::InternalError(text);
 }
@@ -51,6 +58,10 @@ using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
 bool IsRetryablePgError(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsAborted(status);
+}
+
+bool IsLockTimeout(const absl::Status& status) {
+  return absl::IsAborted(status) && absl::StrContains(status.message(), "(SQLSTATE 55P03)");
 }
 
 absl::StatusOr<std::string> EffectiveSslMode(absl::string_view conninfo) {
@@ -101,7 +112,7 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
   // Notices (e.g. "schema ... already exists, skipping") would go to stderr;
   // they carry nothing the loader acts on.
   PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
-  std::unique_ptr<PgConnection> connection(new PgConnection(conn));
+  std::unique_ptr<PgConnection> connection(new PgConnection(conn, options.cancel));
   absl::Status timeout = connection->Exec(absl::StrCat(
       "SET statement_timeout = ", absl::ToInt64Milliseconds(options.statement_timeout)));
   if (!timeout.ok()) return timeout;
@@ -114,11 +125,81 @@ int PgConnection::BackendPid() const { return PQbackendPID(conn_); }
 
 bool PgConnection::IsHealthy() const { return PQstatus(conn_) == CONNECTION_OK; }
 
+bool PgConnection::AwaitResult(bool cancellable, bool* cancelled) {
+  // After a cancel the server normally answers within milliseconds; one that
+  // does not (a dead network) is given up on, so a stop never hangs on it.
+  // Dropping the connection then makes the server roll back.
+  constexpr absl::Duration kCancelGrace = absl::Seconds(5);
+  std::optional<absl::Time> cancel_seen;
+  while (PQisBusy(conn_)) {
+    if (cancel_ != nullptr && cancel_->cancelled()) {
+      if (!cancel_seen) cancel_seen = absl::Now();
+      if (absl::Now() - *cancel_seen > kCancelGrace) return false;
+    }
+    if (cancellable && !*cancelled && cancel_seen) {
+      // The server answers the statement with SQLSTATE 57014, or it had
+      // finished anyway; either way its result follows. PQcancel connects
+      // anew and blocks without a timeout, so it runs on its own thread.
+      *cancelled = true;
+      if (PGcancel* handle = PQgetCancel(conn_)) {
+        std::thread([handle] {
+          char error[256];
+          PQcancel(handle, error, sizeof(error));
+          PQfreeCancel(handle);
+        }).detach();
+      }
+    }
+    pollfd ready{PQsocket(conn_), POLLIN, 0};
+    if (poll(&ready, 1, /*timeout_ms=*/100) < 0 && errno != EINTR) return false;
+    if (PQconsumeInput(conn_) == 0) return false;
+  }
+  return true;
+}
+
+PGresult* PgConnection::Run(absl::string_view sql, bool cancellable, bool* cancelled) {
+  *cancelled = false;
+  if (PQsendQuery(conn_, std::string(sql).c_str()) == 0) return nullptr;
+  ResultPtr kept;
+  for (;;) {
+    if (!AwaitResult(cancellable, cancelled)) return kept.release();
+    PGresult* next = PQgetResult(conn_);
+    if (next == nullptr) break;
+    const ExecStatusType status = PQresultStatus(next);
+    // COPY hands over the connection: the caller continues from here.
+    if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT) {
+      kept.reset(next);
+      break;
+    }
+    // As PQexec: the first error wins, else the last result.
+    if (kept && PQresultStatus(kept.get()) == PGRES_FATAL_ERROR) {
+      PQclear(next);
+    } else {
+      kept.reset(next);
+    }
+  }
+  return kept.release();
+}
+
 absl::StatusOr<std::vector<PgRow>> PgConnection::Query(absl::string_view sql) {
-  ResultPtr result(PQexec(conn_, std::string(sql).c_str()));
+  return QueryImpl(sql, /*cancellable=*/true);
+}
+
+absl::Status PgConnection::Rollback() { return QueryImpl("ROLLBACK", false).status(); }
+
+absl::StatusOr<std::vector<PgRow>> PgConnection::QueryImpl(absl::string_view sql,
+                                                           bool cancellable) {
+  if (cancellable && cancel_ != nullptr && cancel_->cancelled()) {
+    return CancelledWhile("a statement was to start on the target");
+  }
+  bool cancelled = false;
+  ResultPtr result(Run(sql, cancellable, &cancelled));
   ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return ResultError(conn_, result.get(), "statement");
+    absl::Status error = ResultError(conn_, result.get(), "statement");
+    if (cancelled && !absl::IsUnavailable(error)) {
+      return CancelledWhile(absl::StrCat("a statement ran on the target (", error.message(), ")"));
+    }
+    return error;
   }
   std::vector<PgRow> rows;
   const int row_count = PQntuples(result.get());
@@ -144,10 +225,16 @@ absl::Status PgConnection::Exec(absl::string_view sql) { return Query(sql).statu
 
 absl::Status PgConnection::CopyIn(
     absl::string_view copy_sql, const std::function<absl::Status(const CopyWriter&)>& produce) {
+  if (cancel_ != nullptr && cancel_->cancelled()) {
+    return CancelledWhile("a COPY was to start on the target");
+  }
+  bool cancelled = false;
   {
-    ResultPtr start(PQexec(conn_, std::string(copy_sql).c_str()));
+    ResultPtr start(Run(copy_sql, /*cancellable=*/true, &cancelled));
     if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN) {
-      return ResultError(conn_, start.get(), "COPY");
+      absl::Status error = ResultError(conn_, start.get(), "COPY");
+      if (cancelled && !absl::IsUnavailable(error)) return CancelledWhile("a COPY started");
+      return error;
     }
   }
   CopyWriter writer = [this](absl::string_view chunk) -> absl::Status {
@@ -163,13 +250,23 @@ absl::Status PgConnection::CopyIn(
     return ResultError(conn_, nullptr, "COPY end");
   }
   absl::Status outcome;
-  while (PGresult* raw = PQgetResult(conn_)) {
+  for (;;) {
+    if (!AwaitResult(/*cancellable=*/true, &cancelled)) {
+      // PQgetResult would block on a connection that stopped answering.
+      if (outcome.ok()) outcome = ResultError(conn_, nullptr, "COPY");
+      break;
+    }
+    PGresult* raw = PQgetResult(conn_);
+    if (raw == nullptr) break;
     ResultPtr result(raw);
     if (PQresultStatus(raw) != PGRES_COMMAND_OK && outcome.ok()) {
       outcome = ResultError(conn_, raw, "COPY");
     }
   }
   if (!produced.ok()) return produced;
+  if (cancelled && !outcome.ok() && !absl::IsUnavailable(outcome)) {
+    return CancelledWhile("a COPY ran on the target");
+  }
   if (outcome.ok() && PQstatus(conn_) != CONNECTION_OK) {
     return ResultError(conn_, nullptr, "COPY");
   }

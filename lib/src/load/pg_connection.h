@@ -5,13 +5,19 @@
 // loopback address or a Unix socket, unless the conninfo names an sslmode
 // itself; connects give up after `connect_timeout`; every statement is bounded
 // by `statement_timeout` (set per session, so Redshift honours it too).
+// Statements run asynchronously so that a cancelled CancelToken cancels the
+// one running on the server (libpq's PQcancel) within a tenth of a second.
 //
 // Errors are classified by status code so callers can decide to retry the
 // whole transaction:
 //   kUnavailable  the connection is gone (SQLSTATE class 08, 57P01..57P03, or
 //                 libpq lost the socket) -- reconnect and retry.
 //   kAborted      serialization failure or deadlock (40001, 40P01) -- retry.
+//   kAborted      also a lock_timeout (55P03): the lock may be free on a
+//                 retry; IsLockTimeout tells it apart for logging.
 //   kDeadlineExceeded  statement timeout (57014).
+//   kCancelled    the CancelToken was cancelled (the statement was cancelled
+//                 on the server, or not started).
 //   kInternal     anything else the server rejected -- not retryable.
 // Messages carry the server's text and SQLSTATE; callers add the context
 // (table, position, statement kind). No message includes the statement text:
@@ -30,8 +36,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "re_dms/retry.h"
 
 struct pg_conn;
+struct pg_result;
 
 namespace re_dms {
 
@@ -39,6 +47,8 @@ struct PgConnectionOptions {
   std::string conninfo;  // libpq keyword/value string or URI.
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration statement_timeout = absl::Minutes(30);
+  // Not owned; see the header comment. Null: statements are not cancelled.
+  const CancelToken* cancel = nullptr;
 };
 
 // Rows of a result, each value as text (NULL as std::nullopt).
@@ -46,6 +56,8 @@ using PgRow = std::vector<std::optional<std::string>>;
 
 // True for the statuses a retry of the whole transaction can cure.
 bool IsRetryablePgError(const absl::Status& status);
+// True for a statement that gave up waiting for a lock (SQLSTATE 55P03).
+bool IsLockTimeout(const absl::Status& status);
 
 class PgConnection {
  public:
@@ -58,6 +70,9 @@ class PgConnection {
   // Runs one statement (no parameters); returns its rows (empty for commands).
   absl::StatusOr<std::vector<PgRow>> Query(absl::string_view sql);
   absl::Status Exec(absl::string_view sql);
+  // ROLLBACK, run even after the CancelToken was cancelled: what a cancel
+  // leaves behind must be rolled back.
+  absl::Status Rollback();
 
   // Runs `copy_sql` (a `COPY ... FROM STDIN`), then calls `produce` with a
   // writer until it returns; every chunk passed to the writer is sent with
@@ -73,9 +88,20 @@ class PgConnection {
   bool IsHealthy() const;
 
  private:
-  explicit PgConnection(pg_conn* conn) : conn_(conn) {}
+  PgConnection(pg_conn* conn, const CancelToken* cancel) : conn_(conn), cancel_(cancel) {}
+
+  // Sends `sql` and waits for its result, cancelling it on the server when
+  // `cancellable` and the token is cancelled meanwhile. Returns the first
+  // error result, else the last one (null on a lost connection); sets
+  // *cancelled when a cancel was sent.
+  pg_result* Run(absl::string_view sql, bool cancellable, bool* cancelled);
+  // Waits until a result is ready without blocking in libpq, so a cancel is
+  // noticed. False when the connection broke.
+  bool AwaitResult(bool cancellable, bool* cancelled);
+  absl::StatusOr<std::vector<PgRow>> QueryImpl(absl::string_view sql, bool cancellable);
 
   pg_conn* conn_;
+  const CancelToken* cancel_;
 };
 
 // The conninfo actually used: `conninfo` plus sslmode=require when the host is

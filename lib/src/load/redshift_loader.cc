@@ -82,7 +82,7 @@ absl::StatusOr<std::vector<TargetColumn>> DescribeTarget(PgConnection& connectio
 // the query would fail too.
 absl::Status RedshiftCopyError(PgConnection& connection, const StagedFile& file,
                                const absl::Status& error) {
-  connection.Exec("ROLLBACK").IgnoreError();
+  connection.Rollback().IgnoreError();
   std::string details;
   absl::StatusOr<std::vector<PgRow>> rows = connection.Query(LoadErrorsSql(file));
   if (rows.ok()) {
@@ -93,6 +93,38 @@ absl::Status RedshiftCopyError(PgConnection& connection, const StagedFile& file,
     }
   }
   return absl::Status(error.code(), absl::StrCat(error.message(), details));
+}
+
+// After a lock timeout (rolled back already): who holds locks on the batch's
+// table or the checkpoint table, so the operator can find the blocker.
+// PostgreSQL only; Redshift keeps locks in STV_LOCKS without the holder's
+// statement, and has no lock_timeout.
+absl::Status WithLockHolders(PgConnection& connection, const RedshiftLoaderOptions& options,
+                             const Batch& batch, const absl::Status& error) {
+  const std::string table =
+      absl::StrCat(QuoteIdentifier(batch.schema), ".", QuoteIdentifier(batch.table));
+  const std::string checkpoints =
+      absl::StrCat(QuoteIdentifier(options.checkpoint_schema), ".re_dms_checkpoints");
+  absl::StatusOr<std::vector<PgRow>> rows = connection.Query(
+      absl::StrCat("SELECT l.relation::regclass::text, l.pid, l.mode FROM pg_locks l "
+                   "WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid() "
+                   "AND l.relation IN (to_regclass(",
+                   QuoteLiteral(TargetDialect::kPostgres, table), "), to_regclass(",
+                   QuoteLiteral(TargetDialect::kPostgres, checkpoints), ")) ORDER BY 1, 2"));
+  std::string holders;
+  if (rows.ok()) {
+    for (const PgRow& row : *rows) {
+      absl::StrAppend(&holders, holders.empty() ? "" : ", ", row[0].value_or("?"), " by PID ",
+                      row[1].value_or("?"), " (", row[2].value_or("?"), ")");
+    }
+  }
+  return absl::Status(
+      error.code(),
+      absl::StrCat(
+          "waiting for a lock on table ", batch.schema, ".", batch.table, " timed out after ",
+          absl::FormatDuration(options.lock_timeout), " (lock_timeout); ",
+          holders.empty() ? "no lock holder found any more" : absl::StrCat("locks held: ", holders),
+          ": ", error.message()));
 }
 
 // The VARCHAR columns of `target` that the measured maxima outgrow, with the
@@ -214,7 +246,7 @@ absl::Status RedshiftLoader::EnsureConnected() {
   if (session_ != nullptr && session_->connection->IsHealthy()) return absl::OkStatus();
   session_.reset();
   PgConnectionOptions connection_options{options_.conninfo, options_.connect_timeout,
-                                         options_.statement_timeout};
+                                         options_.statement_timeout, options_.retry.cancel};
   absl::StatusOr<std::unique_ptr<PgConnection>> connection =
       PgConnection::Connect(connection_options);
   if (!connection.ok()) return connection.status();
@@ -265,15 +297,19 @@ absl::Status RedshiftLoader::ApplyGroup(const std::vector<const StagedBatch*>& g
   }
   bool retry = false;
   absl::Status status = RunWithRetries(
-      options_.retry,
+      options_.retry, absl::StrCat("load of ", context),
       [&]() -> absl::Status {
         absl::Status attempt = EnsureConnected();
         if (attempt.ok()) attempt = ApplyWithWidening(group, retry);
         retry = true;
         if (attempt.ok()) return attempt;
         if (session_ != nullptr && session_->connection->IsHealthy()) {
-          // A failed statement leaves the transaction aborted.
-          session_->connection->Exec("ROLLBACK").IgnoreError();
+          // A failed (or cancelled) statement leaves the transaction aborted.
+          session_->connection->Rollback().IgnoreError();
+          if (IsLockTimeout(attempt) && dialect_ == TargetDialect::kPostgres) {
+            attempt =
+                WithLockHolders(*session_->connection, options_, group.back()->batch, attempt);
+          }
         } else {
           session_.reset();
         }

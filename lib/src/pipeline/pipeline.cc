@@ -77,7 +77,12 @@ class Pipeline::Impl {
         loaders_(std::move(loaders)) {}
 
   absl::Status Run(StreamSource* source);
-  void RequestStop() { stop_requests_.fetch_add(1); }
+  void RequestStop() {
+    // The second request also abandons work in flight (see pipeline.h).
+    if (stop_requests_.fetch_add(1) >= 1 && components_.cancel != nullptr) {
+      components_.cancel->Cancel();
+    }
+  }
   PipelineStats Stats() const;
   // The checkpoint LSN of a target table, for BatcherOptions::applied_through.
   absl::StatusOr<std::optional<uint64_t>> AppliedThrough(const std::string& schema,
@@ -247,10 +252,24 @@ absl::Status Pipeline::Impl::Run(StreamSource* source) {
     absl::MutexLock lock(&mutex_);
     failure = failure_;
     // After a failure, batches that never loaded leave no files behind.
+    std::vector<std::string> unloaded;
     for (auto& [name, lane] : lanes_) {
       for (const std::unique_ptr<Job>& job : lane->jobs) {
         if (job->staged_done) RemoveLocalFiles(job->staged);
       }
+      if (!lane->jobs.empty()) {
+        // Writing a batch moves it into `staged`.
+        const Job& front = *lane->jobs.front();
+        const Batch& first = front.staged.batch.table.empty() ? front.batch : front.staged.batch;
+        unloaded.push_back(absl::StrCat(first.schema, ".", first.table, " (", lane->jobs.size(),
+                                        lane->jobs.size() == 1 ? " batch" : " batches",
+                                        " from batch ", first.sequence, ")"));
+      }
+    }
+    if (absl::IsCancelled(failure) && !unloaded.empty()) {
+      std::sort(unloaded.begin(), unloaded.end());
+      failure = absl::CancelledError(
+          absl::StrCat(failure.message(), "; not loaded: ", absl::StrJoin(unloaded, ", ")));
     }
   }
   if (!failure.ok()) return failure;
