@@ -254,6 +254,9 @@ absl::Status Pipeline::Impl::ReadInput(StreamSource* source) {
       absl::StatusOr<bool> got = parser.Next(&record);
       if (!got.ok()) return EndInput(got.status(), false);
       if (!*got) break;
+      if (options_.prepare_record) {
+        if (absl::Status s = options_.prepare_record(&record); !s.ok()) return EndInput(s, false);
+      }
       if (IsChange(record.kind)) {
         changes_read_.fetch_add(1, std::memory_order_relaxed);
       } else if (record.kind == RecordKind::kBegin) {
