@@ -38,14 +38,18 @@
 #include "re_dms/redshift_loader.h"
 #include "re_dms/s3_client.h"
 #include "re_dms/s3_uploader.h"
+#include "re_dms/source_encoding.h"
+#include "re_dms/source_settings.h"
 #include "re_dms/stream_source.h"
 #include "re_dms/table_filter.h"
 #include "re_dms/type_mapping.h"
+#include "re_dms/value_styles.h"
 
 // Flag names use underscores (Abseil's rule); on the command line dashes
 // and underscores are the same. Help strings live in kHelpText.
 ABSL_FLAG(std::string, source, "", "see --help");
 ABSL_FLAG(std::string, target, "", "see --help");
+ABSL_FLAG(std::string, source_encoding, "", "see --help");
 ABSL_FLAG(std::string, target_schema, "", "see --help");
 ABSL_FLAG(std::string, target_dialect, "auto", "see --help");
 ABSL_FLAG(std::string, s3_bucket, "", "see --help");
@@ -73,7 +77,8 @@ constexpr char kHelpText[] =
     R"(re_dms: stream PostgreSQL logical decoding into Amazon Redshift (or PostgreSQL), through S3.
 
 Usage:
-  pg_recvlogical -d SOURCE --slot re_dms --start --no-loop -o include-timestamp=1 -f - |
+  PGOPTIONS='-c datestyle=ISO -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex' \
+    pg_recvlogical -d SOURCE --slot re_dms --start --no-loop -o include-timestamp=1 -f - |
     re_dms --source=SOURCE --target=TARGET --s3-bucket=BUCKET [flags]
   re_dms inspect            show a test_decoding stream from stdin as JSON lines
 
@@ -85,10 +90,21 @@ parallel, each table strictly in order.
 Every flag can also be set in the environment as RE_DMS_<FLAG>, upper case with
 underscores (RE_DMS_S3_BUCKET=...); a flag on the command line wins.
 
+test_decoding prints values with the settings of pg_recvlogical's session;
+PGOPTIONS above gives it the ones re_dms reads exactly. A value printed in
+another style (a non-ISO date, a zone abbreviation, a sql_standard interval,
+escaped bytea) stops re_dms before it is loaded; defaults that the text
+cannot show (extra_float_digits) are warned about at start-up.
+
 Source and target:
   --source=CONNINFO        libpq conninfo of the source database, used to look
                            up each table's key (primary key or replica
-                           identity). Required.
+                           identity), its settings and its encoding. Required.
+  --source-encoding=NAME   For a SQL_ASCII source database only: the encoding
+                           its non-ASCII bytes are in (e.g. LATIN1, UTF8).
+                           Without it such bytes are an error. Values of other
+                           databases are converted from their server_encoding
+                           to UTF-8.
   --target=CONNINFO        libpq conninfo of the target: Redshift or PostgreSQL.
                            Required.
   --target-dialect=auto|redshift|postgres
@@ -161,7 +177,7 @@ Exit codes: 0 done, 1 failure, 2 bad flags.
 
 // The flags above, by Abseil name, in the order --help lists them.
 constexpr const char* kFlagNames[] = {
-    "source",          "target",          "target_dialect",    "target_schema",
+    "source",          "source_encoding", "target",          "target_dialect",    "target_schema",
     "include_tables",  "exclude_tables",  "partition_pattern", "s3_bucket",
     "s3_prefix",       "s3_region",       "s3_endpoint",       "iam_role",
     "compression",     "delete_uploaded", "flush_interval",    "flush_rows",
@@ -277,6 +293,7 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
 
 struct Config {
   std::string source;
+  std::string source_encoding;
   std::string target;
   std::string target_schema;
   TargetDialect dialect = TargetDialect::kDetect;
@@ -299,6 +316,7 @@ absl::StatusOr<Config> ValidatedConfig() {
   Config config;
   config.source = absl::GetFlag(FLAGS_source);
   config.target = absl::GetFlag(FLAGS_target);
+  config.source_encoding = absl::GetFlag(FLAGS_source_encoding);
   config.bucket = absl::GetFlag(FLAGS_s3_bucket);
   if (config.source.empty())
     return absl::InvalidArgumentError("--source is required (conninfo of the source database)");
@@ -449,6 +467,7 @@ class Replication {
   std::unique_ptr<S3Client> s3_;
   std::unique_ptr<S3Uploader> uploader_;
   std::unique_ptr<PgKeyColumns> keys_;
+  std::unique_ptr<SourceEncoding> encoding_;
   std::unique_ptr<RedshiftValueFormatter> formatter_;
   std::unique_ptr<Pipeline> pipeline_;
 };
@@ -481,6 +500,21 @@ absl::Status Replication::Start() {
     return absl::Status(keys.status().code(), absl::StrCat("source: ", keys.status().message()));
   }
   keys_ = *std::move(keys);
+  // What pg_recvlogical's session prints cannot be seen from here; the
+  // defaults it starts from can, and the encoding its bytes are in.
+  absl::StatusOr<SourceSettings> settings = ReadSourceSettings(config_.source);
+  if (!settings.ok()) {
+    return absl::Status(settings.status().code(),
+                        absl::StrCat("source: ", settings.status().message()));
+  }
+  for (const std::string& warning : settings->warnings) log_->Warn(warning);
+  absl::StatusOr<std::unique_ptr<SourceEncoding>> encoding =
+      SourceEncoding::Create(settings->server_encoding, config_.source_encoding);
+  if (!encoding.ok()) {
+    return absl::Status(encoding.status().code(),
+                        absl::StrCat("--source-encoding: ", encoding.status().message()));
+  }
+  encoding_ = *std::move(encoding);
 
   RedshiftLoaderOptions loader_options;
   loader_options.conninfo = config_.target;
@@ -531,6 +565,13 @@ absl::Status Replication::Start() {
                            absl::FormatDuration(absl::Trunc(load_time, absl::Milliseconds(1)))}});
   };
   options.on_warning = [this](const absl::Status& status) { log_->Warn(status.message()); };
+  // Styles are checked on the source's bytes (the forms checked are ASCII),
+  // then everything is made UTF-8.
+  SourceEncoding* to_utf8 = encoding_->is_utf8() ? nullptr : encoding_.get();
+  options.prepare_record = [to_utf8](Record* record) -> absl::Status {
+    if (absl::Status styles = CheckValueStyles(*record); !styles.ok()) return styles;
+    return to_utf8 != nullptr ? to_utf8->Convert(record) : absl::OkStatus();
+  };
   PipelineComponents components;
   components.keys = keys_.get();
   components.writer = MakeCsvBatchWriter(writer_options);
@@ -552,6 +593,7 @@ absl::Status Replication::Start() {
               {"dialect", dialect == TargetDialect::kRedshift ? "redshift" : "postgres"},
               {"staging", absl::StrCat("s3://", config_.bucket, "/", upload_options.prefix, "/")},
               {"spool", spool_},
+              {"source_encoding", encoding_->name()},
               {"workers", absl::StrCat(config_.workers)}});
   return absl::OkStatus();
 }
