@@ -210,8 +210,15 @@ absl::Status RedshiftLoader::EnsureConnected() {
       dialect_ = redshift ? TargetDialect::kRedshift : TargetDialect::kPostgres;
     }
   }
-  // PostgreSQL: literals are written with only quotes doubled.
-  std::string setup = "SET standard_conforming_strings = on";
+  // PostgreSQL: literals are written with only quotes doubled; intervals are
+  // read in the style the stream carries; floats the merge renders as text
+  // (CAST(... AS text) comparisons) keep every digit; staged files are UTF-8
+  // whatever the target database's encoding. Redshift has neither
+  // IntervalStyle (intervals load as VARCHAR there) nor values the loader
+  // reads back as text, and speaks UTF-8 only, so it needs none of these.
+  std::string setup =
+      "SET standard_conforming_strings = on; SET IntervalStyle = postgres; "
+      "SET extra_float_digits = 3; SET client_encoding = 'UTF8'";
   if (dialect_ == TargetDialect::kRedshift) {
     // Redshift "enable_case_sensitive_identifier": without it quoted names
     // fold to lower case too.
