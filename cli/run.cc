@@ -177,12 +177,12 @@ Exit codes: 0 done, 1 failure, 2 bad flags.
 
 // The flags above, by Abseil name, in the order --help lists them.
 constexpr const char* kFlagNames[] = {
-    "source",          "source_encoding", "target",          "target_dialect",    "target_schema",
-    "include_tables",  "exclude_tables",  "partition_pattern", "s3_bucket",
-    "s3_prefix",       "s3_region",       "s3_endpoint",       "iam_role",
-    "compression",     "delete_uploaded", "flush_interval",    "flush_rows",
-    "flush_bytes",     "workers",         "spool_dir",         "log_format",
-    "status_interval",
+    "source",        "source_encoding", "target",          "target_dialect",
+    "target_schema", "include_tables",  "exclude_tables",  "partition_pattern",
+    "s3_bucket",     "s3_prefix",       "s3_region",       "s3_endpoint",
+    "iam_role",      "compression",     "delete_uploaded", "flush_interval",
+    "flush_rows",    "flush_bytes",     "workers",         "spool_dir",
+    "log_format",    "status_interval",
 };
 
 bool IsOurFlag(absl::string_view name) {

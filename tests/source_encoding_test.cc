@@ -14,7 +14,8 @@ namespace {
 using ::testing::HasSubstr;
 
 std::unique_ptr<SourceEncoding> Make(absl::string_view server, absl::string_view assumed = "") {
-  absl::StatusOr<std::unique_ptr<SourceEncoding>> encoding = SourceEncoding::Create(server, assumed);
+  absl::StatusOr<std::unique_ptr<SourceEncoding>> encoding =
+      SourceEncoding::Create(server, assumed);
   EXPECT_TRUE(encoding.ok()) << encoding.status();
   return encoding.ok() ? *std::move(encoding) : nullptr;
 }

@@ -74,21 +74,21 @@ TEST(ValueStylesTest, AcceptsWhatTheNeededSessionPrints) {
 TEST(ValueStylesTest, RejectsOtherStylesNamingTheSetting) {
   for (const auto& [type, text, setting] :
        std::vector<std::tuple<const char*, const char*, const char*>>{
-           {"date", "04/03/2024", "DateStyle"},          // SQL, DMY
-           {"date", "03-04-2024", "DateStyle"},          // Postgres
-           {"date", "04.03.2024", "DateStyle"},          // German
+           {"date", "04/03/2024", "DateStyle"},  // SQL, DMY
+           {"date", "03-04-2024", "DateStyle"},  // Postgres
+           {"date", "04.03.2024", "DateStyle"},  // German
            {"timestamp without time zone", "04/03/2024 05:06:07", "DateStyle"},
            {"timestamp without time zone", "Mon Mar 04 05:06:07 2024", "DateStyle"},
            {"timestamp with time zone", "04/03/2024 10:36:07 IST", "TimeZone abbreviation 'IST'"},
            {"timestamp with time zone", "Mon Mar 04 10:36:07.5 2024 IST",
             "TimeZone abbreviation 'IST'"},
            {"timestamp with time zone", "2024-03-04 05:06:07", "DateStyle"},  // no offset
-           {"interval", "+1-2 +3 +4:05:06", "IntervalStyle"},                // sql_standard
+           {"interval", "+1-2 +3 +4:05:06", "IntervalStyle"},                 // sql_standard
            {"interval", "1-2", "IntervalStyle"},
            {"interval", "3 4:05:06", "IntervalStyle"},
            {"interval", "0", "IntervalStyle"},
            {"interval", "-4:05:06", "IntervalStyle"},
-           {"interval", "P1Y2M3DT4H5M6S", "IntervalStyle"},  // iso_8601
+           {"interval", "P1Y2M3DT4H5M6S", "IntervalStyle"},   // iso_8601
            {"interval", "@ 1 year 2 mons", "IntervalStyle"},  // postgres_verbose
            {"bytea", "abc\\000", "bytea_output"},
            {"bytea", "", "bytea_output"},

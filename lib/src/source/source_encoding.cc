@@ -22,17 +22,39 @@ struct EncodingName {
   const char* iconv;
 };
 constexpr EncodingName kEncodings[] = {
-    {"EUC_CN", "EUC-CN"},       {"EUC_JP", "EUC-JP"},         {"EUC_JIS_2004", "EUC-JISX0213"},
-    {"EUC_KR", "EUC-KR"},       {"EUC_TW", "EUC-TW"},         {"ISO_8859_5", "ISO-8859-5"},
-    {"ISO_8859_6", "ISO-8859-6"}, {"ISO_8859_7", "ISO-8859-7"}, {"ISO_8859_8", "ISO-8859-8"},
-    {"KOI8R", "KOI8-R"},        {"KOI8U", "KOI8-U"},          {"LATIN1", "ISO-8859-1"},
-    {"LATIN2", "ISO-8859-2"},   {"LATIN3", "ISO-8859-3"},     {"LATIN4", "ISO-8859-4"},
-    {"LATIN5", "ISO-8859-9"},   {"LATIN6", "ISO-8859-10"},    {"LATIN7", "ISO-8859-13"},
-    {"LATIN8", "ISO-8859-14"},  {"LATIN9", "ISO-8859-15"},    {"LATIN10", "ISO-8859-16"},
-    {"UTF8", "UTF-8"},          {"WIN866", "CP866"},          {"WIN874", "CP874"},
-    {"WIN1250", "CP1250"},      {"WIN1251", "CP1251"},        {"WIN1252", "CP1252"},
-    {"WIN1253", "CP1253"},      {"WIN1254", "CP1254"},        {"WIN1255", "CP1255"},
-    {"WIN1256", "CP1256"},      {"WIN1257", "CP1257"},        {"WIN1258", "CP1258"},
+    {"EUC_CN", "EUC-CN"},
+    {"EUC_JP", "EUC-JP"},
+    {"EUC_JIS_2004", "EUC-JISX0213"},
+    {"EUC_KR", "EUC-KR"},
+    {"EUC_TW", "EUC-TW"},
+    {"ISO_8859_5", "ISO-8859-5"},
+    {"ISO_8859_6", "ISO-8859-6"},
+    {"ISO_8859_7", "ISO-8859-7"},
+    {"ISO_8859_8", "ISO-8859-8"},
+    {"KOI8R", "KOI8-R"},
+    {"KOI8U", "KOI8-U"},
+    {"LATIN1", "ISO-8859-1"},
+    {"LATIN2", "ISO-8859-2"},
+    {"LATIN3", "ISO-8859-3"},
+    {"LATIN4", "ISO-8859-4"},
+    {"LATIN5", "ISO-8859-9"},
+    {"LATIN6", "ISO-8859-10"},
+    {"LATIN7", "ISO-8859-13"},
+    {"LATIN8", "ISO-8859-14"},
+    {"LATIN9", "ISO-8859-15"},
+    {"LATIN10", "ISO-8859-16"},
+    {"UTF8", "UTF-8"},
+    {"WIN866", "CP866"},
+    {"WIN874", "CP874"},
+    {"WIN1250", "CP1250"},
+    {"WIN1251", "CP1251"},
+    {"WIN1252", "CP1252"},
+    {"WIN1253", "CP1253"},
+    {"WIN1254", "CP1254"},
+    {"WIN1255", "CP1255"},
+    {"WIN1256", "CP1256"},
+    {"WIN1257", "CP1257"},
+    {"WIN1258", "CP1258"},
 };
 
 // PostgreSQL accepts names in any case and with or without `_`/`-` in
@@ -97,10 +119,10 @@ absl::StatusOr<std::unique_ptr<SourceEncoding>> SourceEncoding::Create(
     }
     source = sql_ascii_as;
   } else if (!sql_ascii_as.empty() && Normalized(sql_ascii_as) != Normalized(server_encoding)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the source database's encoding is ", server_encoding, ", so its bytes mean ",
-        server_encoding, " characters; an assumed encoding (", sql_ascii_as,
-        ") applies only to SQL_ASCII databases"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the source database's encoding is ", server_encoding, ", so its bytes mean ",
+                     server_encoding, " characters; an assumed encoding (", sql_ascii_as,
+                     ") applies only to SQL_ASCII databases"));
   }
   const EncodingName* found = Find(source);
   if (found == nullptr) {
@@ -116,8 +138,8 @@ absl::StatusOr<std::unique_ptr<SourceEncoding>> SourceEncoding::Create(
   if (std::string(found->postgres) == "UTF8" && !sql_ascii) return encoding;
   iconv_t cd = iconv_open("UTF-8", found->iconv);
   if (cd == reinterpret_cast<iconv_t>(-1)) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("iconv cannot convert ", found->postgres,
-                                                   " (", found->iconv, ") to UTF-8"));
+    return absl::ErrnoToStatus(errno, absl::StrCat("iconv cannot convert ", found->postgres, " (",
+                                                   found->iconv, ") to UTF-8"));
   }
   encoding->cd_ = cd;
   return encoding;
@@ -160,11 +182,11 @@ absl::Status SourceEncoding::ConvertText(absl::string_view* text, Record* record
     }
     const size_t position = in - text->data();
     const unsigned char byte = static_cast<unsigned char>(*in);
-    return absl::FailedPreconditionError(absl::StrCat(
-        what(), " holds the byte ", Hex(byte), " (at its byte ", position, "), which ",
-        errno == EINVAL ? "begins an incomplete character" : "is not a character",
-        " of the source encoding ", name_,
-        ", so it has no UTF-8 form; re_dms loads only text it can convert exactly"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(what(), " holds the byte ", Hex(byte), " (at its byte ", position, "), which ",
+                     errno == EINVAL ? "begins an incomplete character" : "is not a character",
+                     " of the source encoding ", name_,
+                     ", so it has no UTF-8 form; re_dms loads only text it can convert exactly"));
   }
   out.resize(out_ptr - out.data());
   record->owned.push_back(std::move(out));
@@ -209,8 +231,8 @@ absl::Status SourceEncoding::Convert(Record* record) {
         return s;
       }
       if (column.kind != ValueKind::kText) continue;
-      if (absl::Status s =
-              ConvertText(&column.text, record, [&] { return absl::StrCat(header(), "the value"); });
+      if (absl::Status s = ConvertText(&column.text, record,
+                                       [&] { return absl::StrCat(header(), "the value"); });
           !s.ok()) {
         return s;
       }

@@ -57,9 +57,9 @@ absl::StatusOr<SourceSettings> ReadSourceSettings(absl::string_view conninfo) {
   PQconninfoFree(parsed);
   std::unique_ptr<PGconn, ConnDeleter> conn(PQconnectdb(std::string(conninfo).c_str()));
   if (PQstatus(conn.get()) != CONNECTION_OK) {
-    return absl::UnavailableError(absl::StrCat(
-        "connecting to the source database (reading its settings) failed: ",
-        absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn.get()))));
+    return absl::UnavailableError(
+        absl::StrCat("connecting to the source database (reading its settings) failed: ",
+                     absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn.get()))));
   }
   std::unique_ptr<PGresult, ResultDeleter> result(PQexec(
       conn.get(),

@@ -35,8 +35,8 @@ TypeStyle Classify(absl::string_view type) {
   } else if (type == "bytea") {
     result.style = Style::kBytea;
   } else if (absl::StartsWith(type, "timestamp(") || absl::StartsWith(type, "timestamp ")) {
-    result.style = absl::EndsWith(type, " with time zone") ? Style::kTimestampTz
-                                                           : Style::kTimestamp;
+    result.style =
+        absl::EndsWith(type, " with time zone") ? Style::kTimestampTz : Style::kTimestamp;
   } else if (type == "interval" || absl::StartsWith(type, "interval(") ||
              absl::StartsWith(type, "interval ")) {
     result.style = Style::kInterval;
@@ -97,8 +97,7 @@ bool IsInfinity(absl::string_view text) { return text == "infinity" || text == "
 
 // `YYYY-MM-DD` (four or more year digits), as DateStyle ISO prints dates.
 bool TakeIsoDate(Cursor* c) {
-  return c->Digits(4) > 0 && c->Take('-') && c->ExactDigits(2) && c->Take('-') &&
-         c->ExactDigits(2);
+  return c->Digits(4) > 0 && c->Take('-') && c->ExactDigits(2) && c->Take('-') && c->ExactDigits(2);
 }
 
 bool IsIsoDate(absl::string_view text) {
@@ -115,8 +114,8 @@ bool IsIsoDate(absl::string_view text) {
 bool IsIsoTimestamp(absl::string_view text, bool with_zone) {
   if (IsInfinity(text)) return true;
   Cursor c{text};
-  if (!TakeIsoDate(&c) || !c.Take(' ') || !c.ExactDigits(2) || !c.Take(':') ||
-      !c.ExactDigits(2) || !c.Take(':') || !c.ExactDigits(2)) {
+  if (!TakeIsoDate(&c) || !c.Take(' ') || !c.ExactDigits(2) || !c.Take(':') || !c.ExactDigits(2) ||
+      !c.Take(':') || !c.ExactDigits(2)) {
     return false;
   }
   if (c.Take('.') && c.Digits(1) == 0) return false;
@@ -154,8 +153,8 @@ bool IsPostgresInterval(absl::string_view text) {
       return c.AtEnd();
     }
     if (!c.Take(' ')) return false;
-    if (!(c.Take("years") || c.Take("year") || c.Take("mons") || c.Take("mon") ||
-          c.Take("days") || c.Take("day"))) {
+    if (!(c.Take("years") || c.Take("year") || c.Take("mons") || c.Take("mon") || c.Take("days") ||
+          c.Take("day"))) {
       return false;
     }
   }
@@ -305,8 +304,7 @@ absl::Status StyleError(const Record& record, const Column& column, Style style,
       "and the ones after it (pg_recvlogical has confirmed them to the slot)"));
 }
 
-absl::Status CheckColumns(const Record& record, const std::vector<Column>& columns,
-                          bool old_key) {
+absl::Status CheckColumns(const Record& record, const std::vector<Column>& columns, bool old_key) {
   for (const Column& column : columns) {
     if (column.kind != ValueKind::kText) continue;
     const TypeStyle type = Classify(column.type);
