@@ -565,12 +565,15 @@ absl::Status Replication::Start() {
                            absl::FormatDuration(absl::Trunc(load_time, absl::Milliseconds(1)))}});
   };
   options.on_warning = [this](const absl::Status& status) { log_->Warn(status.message()); };
-  // Styles are checked on the source's bytes (the forms checked are ASCII),
-  // then everything is made UTF-8.
+  // Everything is made UTF-8 first, so a style error names the table and
+  // column in UTF-8 like every log line (the forms checked are ASCII, which
+  // the conversion leaves as they are).
   SourceEncoding* to_utf8 = encoding_->is_utf8() ? nullptr : encoding_.get();
   options.prepare_record = [to_utf8](Record* record) -> absl::Status {
-    if (absl::Status styles = CheckValueStyles(*record); !styles.ok()) return styles;
-    return to_utf8 != nullptr ? to_utf8->Convert(record) : absl::OkStatus();
+    if (to_utf8 != nullptr) {
+      if (absl::Status converted = to_utf8->Convert(record); !converted.ok()) return converted;
+    }
+    return CheckValueStyles(*record);
   };
   PipelineComponents components;
   components.keys = keys_.get();

@@ -270,14 +270,15 @@ echo "PASS non-default source and target settings"
 LATIN=${RUN}_latin
 create_database "$LATIN" "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
 PGCLIENTENCODING=UTF8 psql_db "$LATIN" <<'SQL'
-CREATE TABLE public."Übung" (id integer PRIMARY KEY, "straße" text, note varchar(20));
+CREATE TABLE public."Übung" (id integer PRIMARY KEY, "straße" text, note varchar(20), "fällig" date);
 SQL
 create_slot "$LATIN" "${RUN}_latin"
+create_slot "$LATIN" "${RUN}_latin_peek"
 # 'Ã©' is stored as C3 A9, which a reader taking LATIN1 bytes for UTF-8 would
 # load as 'é'.
 PGCLIENTENCODING=UTF8 psql_db "$LATIN" <<'SQL'
-INSERT INTO public."Übung" VALUES (1, 'café naïve façade', 'Ã©'), (2, 'plain', '¿¡«»ÿ'),
-  (3, 'Ã¼ber', NULL);
+INSERT INTO public."Übung" VALUES (1, 'café naïve façade', 'Ã©', '2024-03-04'),
+  (2, 'plain', '¿¡«»ÿ', NULL), (3, 'Ã¼ber', NULL, '2024-12-25');
 UPDATE public."Übung" SET "straße" = 'Straße ß' WHERE id = 2;
 SQL
 [[ "$(PGCLIENTENCODING=UTF8 psql_db "$LATIN" -At -c \
@@ -291,6 +292,18 @@ compare compare_report "$(conninfo "$LATIN")" "$(conninfo "${RUN}_latin_tgt")" |
 [[ "$(compare compare_psql "$(conninfo "${RUN}_latin_tgt")" -c \
       "SELECT encode(convert_to(note, 'UTF8'), 'hex') FROM public.\"Übung\" WHERE id = 1")" == c383c2a9 ]] ||
   fail "LATIN1 source: 'Ã©' did not become the two UTF-8 characters C3 83 C2 A9"
+# A style error about a LATIN1 table names it in UTF-8, like every log line
+# (JSON logs must be valid UTF-8).
+PGOPTIONS='-c datestyle=SQL,DMY' psql_db "$LATIN" -At -c "SELECT data FROM
+  pg_logical_slot_peek_changes('${RUN}_latin_peek', NULL, NULL, 'include-timestamp', '1')" \
+  >"$WORK/latin-dmy.stream"
+create_database "${RUN}_latin_dmy"
+re_dms_args "$LATIN" "${RUN}_latin_dmy" latin-dmy
+"$RE_DMS" "${ARGS[@]}" --log-format=json <"$WORK/latin-dmy.stream" 2>"$WORK/latin-dmy.log" && rc=0 ||
+  rc=$?
+((rc == 1)) || fail "LATIN1 source, DateStyle SQL: exit $rc, not 1: $(tail -n 3 "$WORK/latin-dmy.log")"
+grep -q '"error":"table public.Übung, column fällig (date), in the insert' "$WORK/latin-dmy.log" ||
+  fail "LATIN1 source, DateStyle SQL: the error does not name public.Übung and fällig in UTF-8: $(tail -n 2 "$WORK/latin-dmy.log")"
 echo "PASS LATIN1 source into a UTF-8 target"
 
 # --- 3. SQL_ASCII source ----------------------------------------------------------
