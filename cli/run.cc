@@ -45,14 +45,18 @@
 #include "re_dms/retry.h"
 #include "re_dms/s3_client.h"
 #include "re_dms/s3_uploader.h"
+#include "re_dms/source_encoding.h"
+#include "re_dms/source_settings.h"
 #include "re_dms/stream_source.h"
 #include "re_dms/table_filter.h"
 #include "re_dms/type_mapping.h"
+#include "re_dms/value_styles.h"
 
 // Flag names use underscores (Abseil's rule); on the command line dashes
 // and underscores are the same. Help strings live in kHelpText.
 ABSL_FLAG(std::string, source, "", "see --help");
 ABSL_FLAG(std::string, target, "", "see --help");
+ABSL_FLAG(std::string, source_encoding, "", "see --help");
 ABSL_FLAG(std::string, target_schema, "", "see --help");
 ABSL_FLAG(std::string, target_dialect, "auto", "see --help");
 ABSL_FLAG(std::string, s3_bucket, "", "see --help");
@@ -87,7 +91,8 @@ constexpr char kHelpText[] =
 
 Usage:
   re_dms --source=SOURCE --slot=re_dms --create-slot --target=TARGET --s3-bucket=BUCKET [flags]
-  pg_recvlogical -d SOURCE --slot re_dms --start --no-loop -o include-timestamp=1 -f - |
+  PGOPTIONS='-c datestyle=ISO -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex' \
+    pg_recvlogical -d SOURCE --slot re_dms --start --no-loop -o include-timestamp=1 -f - |
     re_dms --source=SOURCE --target=TARGET --s3-bucket=BUCKET [flags]
   re_dms inspect            show a test_decoding stream from stdin as JSON lines
 
@@ -102,10 +107,21 @@ kill loses nothing and replays nothing twice.
 Every flag can also be set in the environment as RE_DMS_<FLAG>, upper case with
 underscores (RE_DMS_S3_BUCKET=...); a flag on the command line wins.
 
+test_decoding prints values with the settings of pg_recvlogical's session;
+PGOPTIONS above gives it the ones re_dms reads exactly. A value printed in
+another style (a non-ISO date, a zone abbreviation, a sql_standard interval,
+escaped bytea) stops re_dms before it is loaded; defaults that the text
+cannot show (extra_float_digits) are warned about at start-up.
+
 Source and target:
   --source=CONNINFO        libpq conninfo of the source database, used to look
                            up each table's key (primary key or replica
-                           identity). Required.
+                           identity), its settings and its encoding. Required.
+  --source-encoding=NAME   For a SQL_ASCII source database only: the encoding
+                           its non-ASCII bytes are in (e.g. LATIN1, UTF8).
+                           Without it such bytes are an error. Values of other
+                           databases are converted from their server_encoding
+                           to UTF-8.
   --target=CONNINFO        libpq conninfo of the target: Redshift or PostgreSQL.
                            Required.
   --target-dialect=auto|redshift|postgres
@@ -209,6 +225,7 @@ struct FlagInfo {
 };
 constexpr FlagInfo kFlags[] = {
     {"source", "'host=db.example.com dbname=app user=re_dms'"},
+    {"source_encoding", "LATIN1"},
     {"target", "'host=cluster.example.com port=5439 dbname=dev user=loader'"},
     {"target_dialect", "auto"},
     {"target_schema", "analytics"},
@@ -436,6 +453,7 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
 
 struct Config {
   std::string source;
+  std::string source_encoding;
   std::string target;
   std::string target_schema;
   TargetDialect dialect = TargetDialect::kDetect;
@@ -505,6 +523,7 @@ absl::StatusOr<Config> ValidatedConfig() {
   Config config;
   config.source = absl::GetFlag(FLAGS_source);
   config.target = absl::GetFlag(FLAGS_target);
+  config.source_encoding = absl::GetFlag(FLAGS_source_encoding);
   config.bucket = absl::GetFlag(FLAGS_s3_bucket);
   if (config.source.empty())
     return absl::InvalidArgumentError("--source is required (conninfo of the source database)");
@@ -803,6 +822,7 @@ class Replication {
   std::unique_ptr<S3Client> s3_;
   std::unique_ptr<S3Uploader> uploader_;
   std::unique_ptr<PgKeyColumns> keys_;
+  std::unique_ptr<SourceEncoding> encoding_;
   std::unique_ptr<RedshiftValueFormatter> formatter_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<ReplicationSource> slot_;  // With --slot.
@@ -838,6 +858,21 @@ absl::Status Replication::Start() {
     return absl::Status(keys.status().code(), absl::StrCat("source: ", keys.status().message()));
   }
   keys_ = *std::move(keys);
+  // What pg_recvlogical's session prints cannot be seen from here; the
+  // defaults it starts from can, and the encoding its bytes are in.
+  absl::StatusOr<SourceSettings> settings = ReadSourceSettings(config_.source);
+  if (!settings.ok()) {
+    return absl::Status(settings.status().code(),
+                        absl::StrCat("source: ", settings.status().message()));
+  }
+  for (const std::string& warning : settings->warnings) log_->Warn(warning);
+  absl::StatusOr<std::unique_ptr<SourceEncoding>> encoding =
+      SourceEncoding::Create(settings->server_encoding, config_.source_encoding);
+  if (!encoding.ok()) {
+    return absl::Status(encoding.status().code(),
+                        absl::StrCat("--source-encoding: ", encoding.status().message()));
+  }
+  encoding_ = *std::move(encoding);
 
   RedshiftLoaderOptions loader_options;
   loader_options.conninfo = config_.target;
@@ -894,6 +929,16 @@ absl::Status Replication::Start() {
                            absl::FormatDuration(absl::Trunc(load_time, absl::Milliseconds(1)))}});
   };
   options.on_warning = [this](const absl::Status& status) { log_->Warn(status.message()); };
+  // Everything is made UTF-8 first, so a style error names the table and
+  // column in UTF-8 like every log line (the forms checked are ASCII, which
+  // the conversion leaves as they are).
+  SourceEncoding* to_utf8 = encoding_->is_utf8() ? nullptr : encoding_.get();
+  options.prepare_record = [to_utf8](Record* record) -> absl::Status {
+    if (to_utf8 != nullptr) {
+      if (absl::Status converted = to_utf8->Convert(record); !converted.ok()) return converted;
+    }
+    return CheckValueStyles(*record);
+  };
   PipelineComponents components;
   components.keys = keys_.get();
   components.writer = MakeCsvBatchWriter(writer_options);
@@ -932,6 +977,7 @@ absl::Status Replication::Start() {
               {"input", slot_ ? absl::StrCat("slot ", config_.slot, " from ",
                                              FormatLsn(slot_->acknowledged()))
                               : std::string("standard input")},
+              {"source_encoding", encoding_->name()},
               {"workers", absl::StrCat(config_.workers)}});
   return absl::OkStatus();
 }

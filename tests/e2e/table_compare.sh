@@ -55,12 +55,14 @@ compare_rows() {
 }
 
 # Prints `rows md5` of the rendered rows of table $2 in database $1, by
-# expression $3.
+# expression $3. The md5 is of the text in the client encoding, so databases
+# of different encodings (a LATIN1 source, a UTF-8 target) compare as text.
 compare_digest() {
   local rows
   rows=$(compare_rows "$@") || return 1
   compare_psql "$1" -c "
-    SELECT count(*) || ' ' || md5(coalesce(string_agg(r, E'\n' ORDER BY r COLLATE \"C\"), ''))
+    SELECT count(*) || ' ' || md5(convert_to(coalesce(string_agg(r, E'\n' ORDER BY r COLLATE \"C\"),
+                                                      ''), pg_client_encoding()))
     FROM $rows AS rows"
 }
 

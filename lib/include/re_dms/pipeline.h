@@ -117,6 +117,15 @@ struct PipelineOptions {
   // objects when set (otherwise leave them to a bucket lifecycle rule).
   bool delete_uploaded = false;
 
+  // Called with each record the parser yields, before the batcher sees it,
+  // on the reading thread. It may rewrite the record's text (new text goes
+  // into record->owned, see change.h) or reject the record: an error ends
+  // the input as malformed input does (the complete transactions read
+  // before it are loaded, then the error is returned). re_dms's command
+  // checks the value styles and converts the source encoding here
+  // (value_styles.h, source_encoding.h).
+  std::function<absl::Status(Record* record)> prepare_record;
+
   // Called with each new durable position, in increasing order, from any of
   // the pipeline's threads (one call at a time).
   std::function<void(const SourcePosition&)> on_durable;

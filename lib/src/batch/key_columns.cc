@@ -52,6 +52,24 @@ constexpr char kColumnsSql[] =
     "FROM pg_catalog.pg_attribute "
     "WHERE attrelid = $1::pg_catalog.oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum";
 
+// This session reads values too: attmissingval, printed by the column type's
+// output function, is loaded like a streamed value. So it prints them in the
+// forms the stream is required to have (value_styles.h), whatever the
+// database's or role's defaults, and in UTF-8 like the converted stream
+// (names compared with the stream's are UTF-8 on both sides).
+constexpr char kSessionSql[] =
+    "SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = UTC; "
+    "SET extra_float_digits = 3; SET bytea_output = hex; SET client_encoding = UTF8";
+
+absl::Status SetUpSession(PGconn* conn) {
+  Result result(PQexec(conn, kSessionSql));
+  if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+    return absl::UnavailableError(absl::StrCat("setting up the source catalog session failed: ",
+                                               PQresultErrorMessage(result.get())));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::string_view ReplicaIdentityName(ReplicaIdentity identity) {
@@ -131,6 +149,7 @@ absl::StatusOr<std::unique_ptr<PgKeyColumns>> PgKeyColumns::Connect(absl::string
     return absl::UnavailableError(absl::StrCat("connecting to the source database failed: ",
                                                PQerrorMessage(keys->connection_->conn)));
   }
+  if (absl::Status set_up = SetUpSession(keys->connection_->conn); !set_up.ok()) return set_up;
   return keys;
 }
 
@@ -151,7 +170,10 @@ void PgKeyColumns::Invalidate(absl::string_view schema, absl::string_view table)
 }
 
 absl::StatusOr<TableKey> PgKeyColumns::Query(absl::string_view schema, absl::string_view table) {
-  if (PQstatus(connection_->conn) != CONNECTION_OK) PQreset(connection_->conn);
+  if (PQstatus(connection_->conn) != CONNECTION_OK) {
+    PQreset(connection_->conn);  // A new session: set it up again.
+    if (absl::Status set_up = SetUpSession(connection_->conn); !set_up.ok()) return set_up;
+  }
   const std::string schema_text(schema);
   const std::string table_text(table);
   const std::string name = QuotedTableName(schema, table);

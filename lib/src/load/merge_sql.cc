@@ -799,8 +799,16 @@ absl::Status CheckWidenable(const Batch& batch, const TargetColumn& column, int6
 std::vector<SessionSetting> SessionSetupSql(const RedshiftLoaderOptions& options,
                                             TargetDialect dialect) {
   if (!IsRedshift(dialect)) {
-    // PostgreSQL: literals are written with only quotes doubled.
-    std::vector<SessionSetting> settings = {{"SET standard_conforming_strings = on", "", {}}};
+    // PostgreSQL: literals are written with only quotes doubled; intervals are
+    // read in the style the stream carries; floats the merge renders as text
+    // (CAST(... AS text) comparisons) keep every digit; staged files are UTF-8
+    // whatever the target database's encoding. Redshift has neither
+    // IntervalStyle (intervals load as VARCHAR there) nor values the loader
+    // reads back as text, and speaks UTF-8 only, so it needs none of these.
+    std::vector<SessionSetting> settings = {{"SET standard_conforming_strings = on", "", {}},
+                                            {"SET IntervalStyle = postgres", "", {}},
+                                            {"SET extra_float_digits = 3", "", {}},
+                                            {"SET client_encoding = 'UTF8'", "", {}}};
     // Redshift has no lock_timeout; there --statement-timeout bounds a wait.
     if (options.lock_timeout > absl::ZeroDuration()) {
       settings.push_back(

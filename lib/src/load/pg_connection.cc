@@ -116,6 +116,14 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
   absl::Status timeout = connection->Exec(absl::StrCat(
       "SET statement_timeout = ", absl::ToInt64Milliseconds(options.statement_timeout)));
   if (!timeout.ok()) return timeout;
+  // Values arrive as text (COPY, and casts in the merge): this session reads
+  // them in the forms the stream carries (value_styles.h), whatever the
+  // target's defaults; a `DMY` or zone default would move dates and times.
+  // Both settings exist on Redshift too (Database Developer Guide,
+  // "datestyle", "timezone"); the dialect's own ones are set by the loader.
+  absl::Status styles = connection->Exec("SET DateStyle = 'ISO, MDY'");
+  if (styles.ok()) styles = connection->Exec("SET TimeZone = 'UTC'");
+  if (!styles.ok()) return styles;
   return connection;
 }
 

@@ -316,6 +316,13 @@ absl::Status Pipeline::Impl::ReadInput(StreamSource* source) {
       absl::StatusOr<bool> got = parser.Next(&record);
       if (!got.ok()) return EndInput(got.status(), spool, false);
       if (!*got) break;
+      if (options_.prepare_record) {
+        // Checked on the first reading too, so that a bad value stops the
+        // input before its transaction reaches the batcher.
+        if (absl::Status s = options_.prepare_record(&record); !s.ok()) {
+          return EndInput(s, spool, false);
+        }
+      }
       absl::Status status;
       if (IsChange(record.kind)) changes_read_.fetch_add(1, std::memory_order_relaxed);
       if (record.kind == RecordKind::kBegin) {
@@ -400,6 +407,10 @@ absl::Status Pipeline::Impl::CommitTransaction(TransactionSpool* spool, Record* 
       absl::StatusOr<bool> got = parser.Next(&record);
       if (!got.ok()) return got.status();
       if (!*got) return absl::OkStatus();
+      if (options_.prepare_record) {
+        absl::Status prepared = options_.prepare_record(&record);
+        if (!prepared.ok()) return prepared;
+      }
       if (record.kind == RecordKind::kBegin) {
         // The batcher learns the commit's position when the transaction begins.
         record.lsn = commit->lsn;
