@@ -52,6 +52,7 @@ ABSL_FLAG(std::string, s3_bucket, "", "see --help");
 ABSL_FLAG(std::string, s3_prefix, "re_dms", "see --help");
 ABSL_FLAG(std::string, s3_region, "", "see --help");
 ABSL_FLAG(std::string, s3_endpoint, "", "see --help");
+ABSL_FLAG(std::string, s3_ca_file, "", "see --help");
 ABSL_FLAG(std::string, iam_role, "", "see --help");
 ABSL_FLAG(absl::Duration, flush_interval, absl::Seconds(60), "see --help");
 ABSL_FLAG(int64_t, flush_rows, 1000000, "see --help");
@@ -114,6 +115,8 @@ S3 staging:
                            or us-east-1 with a custom endpoint.
   --s3-endpoint=URL        S3-compatible endpoint. Default AWS_ENDPOINT_URL_S3,
                            AWS_ENDPOINT_URL, else AWS itself.
+  --s3-ca-file=PATH        PEM file of the CAs that sign a private endpoint's
+                           certificate. Default: the system's. Always verified.
   --iam-role=ARN           IAM role Redshift assumes to read the bucket. Without
                            it COPY uses re_dms's own credentials.
   --compression=zstd|gzip|none
@@ -166,7 +169,7 @@ constexpr const char* kFlagNames[] = {
     "s3_prefix",       "s3_region",       "s3_endpoint",       "iam_role",
     "compression",     "delete_uploaded", "flush_interval",    "flush_rows",
     "flush_bytes",     "workers",         "spool_dir",         "log_format",
-    "status_interval",
+    "status_interval", "s3_ca_file",
 };
 
 bool IsOurFlag(absl::string_view name) {
@@ -467,6 +470,7 @@ absl::Status Replication::Start() {
   S3ClientOptions s3_options;
   s3_options.region = config_.region;
   s3_options.endpoint = config_.endpoint;
+  s3_options.ca_file = absl::GetFlag(FLAGS_s3_ca_file);
   absl::StatusOr<std::unique_ptr<S3Client>> s3 = S3Client::Create(s3_options, credentials_);
   if (!s3.ok()) return s3.status();
   s3_ = *std::move(s3);
