@@ -1,9 +1,13 @@
-// TLS to PostgreSQL, end to end: a PostgreSQL started here with a certificate
-// that a CA made here (openssl CLI) signed. The target connection
-// (PgConnection) and the source connection (PgKeyColumns) both verify it with
+// TLS end to end, with a CA and a certificate for `localhost` made here
+// (openssl CLI). PostgreSQL: the target connection (PgConnection) and the
+// source connection (PgKeyColumns) verify the server with
 // sslmode=verify-full and sslrootcert; a wrong host name and a foreign CA are
-// refused with libpq's reason in the error.
+// refused with libpq's reason in the error. S3 over HTTPS (an `openssl
+// s_server` stands in for a private endpoint): the certificate is verified
+// against the system's CAs by default, and S3ClientOptions::ca_file (the
+// CLI's --s3-ca-file) makes the private CA trusted.
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,12 +20,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/src/load/pg_connection.h"
+#include "re_dms/aws_credentials.h"
 #include "re_dms/key_columns.h"
+#include "re_dms/s3_client.h"
 
 namespace re_dms {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Runs a shell command; its output goes to `log`.
 bool Shell(const std::string& command, const std::string& log) {
@@ -44,7 +51,7 @@ int FreePort() {
   return port;
 }
 
-class TlsPgTest : public ::testing::Test {
+class TlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     const char* bin = std::getenv("RE_DMS_TEST_PG_BIN");
@@ -101,9 +108,28 @@ class TlsPgTest : public ::testing::Test {
                       log))
         << std::ifstream(data + "/server.log").rdbuf();
     started_ = true;
+
+    // The HTTPS endpoint: any request gets some reply once TLS is up.
+    https_port_ = FreePort();
+    ASSERT_GT(https_port_, 0);
+    FILE* pipe =
+        popen(absl::StrCat("cd ", d, " && (openssl s_server -quiet -www -accept ", https_port_,
+                           " -cert server.crt -key server.key "
+                           ">s_server.log 2>&1 </dev/null & echo $!)")
+                  .c_str(),
+              "r");
+    ASSERT_NE(pipe, nullptr);
+    ASSERT_EQ(fscanf(pipe, "%d", &https_pid_), 1);
+    pclose(pipe);
+    // Ready once it accepts connections.
+    ASSERT_TRUE(
+        Shell(absl::StrCat("bash -c 'for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/",
+                           https_port_, ") 2>/dev/null && exit 0; sleep 0.1; done; exit 1'"),
+              log));
   }
 
   static void TearDownTestSuite() {
+    if (https_pid_ > 0) kill(https_pid_, SIGTERM);
     if (started_) {
       const bool root = geteuid() == 0;
       std::system(absl::StrCat(root ? "runuser -u postgres -- " : "",
@@ -121,16 +147,35 @@ class TlsPgTest : public ::testing::Test {
                         "/", ca);
   }
 
+  static std::unique_ptr<S3Client> MakeS3(const std::string& ca_file) {
+    S3ClientOptions options;
+    options.region = "us-east-1";
+    options.endpoint = absl::StrCat("https://localhost:", https_port_);
+    options.ca_file = ca_file;
+    options.retry.max_attempts = 1;
+    options.connect_timeout = absl::Seconds(5);
+    // s_server answers a HEAD with nothing: give up on the silence quickly.
+    options.low_speed_time = absl::Seconds(2);
+    absl::StatusOr<std::unique_ptr<S3Client>> client = S3Client::Create(
+        options, MakeStaticCredentialsProvider(AwsCredentials{"AKIDEXAMPLE", "secret", "", {}}));
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? *std::move(client) : nullptr;
+  }
+
   static std::string* dir_;
   static int port_;
   static bool started_;
+  static int https_port_;
+  static int https_pid_;
 };
 
-std::string* TlsPgTest::dir_ = nullptr;
-int TlsPgTest::port_ = 0;
-bool TlsPgTest::started_ = false;
+std::string* TlsTest::dir_ = nullptr;
+int TlsTest::port_ = 0;
+bool TlsTest::started_ = false;
+int TlsTest::https_port_ = 0;
+int TlsTest::https_pid_ = 0;
 
-TEST_F(TlsPgTest, TargetConnectionVerifiesTheServer) {
+TEST_F(TlsTest, TargetConnectionVerifiesTheServer) {
   PgConnectionOptions options;
   options.conninfo = Conninfo("localhost", "ca.crt");
   absl::StatusOr<std::unique_ptr<PgConnection>> connection = PgConnection::Connect(options);
@@ -142,7 +187,7 @@ TEST_F(TlsPgTest, TargetConnectionVerifiesTheServer) {
   EXPECT_EQ((*rows)[0][0], "true");
 }
 
-TEST_F(TlsPgTest, SourceConnectionVerifiesTheServer) {
+TEST_F(TlsTest, SourceConnectionVerifiesTheServer) {
   absl::StatusOr<std::unique_ptr<PgKeyColumns>> keys =
       PgKeyColumns::Connect(Conninfo("localhost", "ca.crt"));
   ASSERT_TRUE(keys.ok()) << keys.status();
@@ -152,7 +197,7 @@ TEST_F(TlsPgTest, SourceConnectionVerifiesTheServer) {
 }
 
 // The certificate names `localhost`; reached as 127.0.0.1 it must be refused.
-TEST_F(TlsPgTest, WrongHostNameIsRefused) {
+TEST_F(TlsTest, WrongHostNameIsRefused) {
   PgConnectionOptions options;
   options.conninfo = Conninfo("127.0.0.1", "ca.crt");
   absl::StatusOr<std::unique_ptr<PgConnection>> target = PgConnection::Connect(options);
@@ -168,12 +213,46 @@ TEST_F(TlsPgTest, WrongHostNameIsRefused) {
   EXPECT_THAT(source.status().message(), HasSubstr("does not match host name \"127.0.0.1\""));
 }
 
-TEST_F(TlsPgTest, CertificateOfAnotherCaIsRefused) {
+TEST_F(TlsTest, CertificateOfAnotherCaIsRefused) {
   PgConnectionOptions options;
   options.conninfo = Conninfo("localhost", "other.crt");
   absl::StatusOr<std::unique_ptr<PgConnection>> target = PgConnection::Connect(options);
   ASSERT_FALSE(target.ok());
   EXPECT_THAT(target.status().message(), HasSubstr("certificate verify failed"));
+}
+
+TEST_F(TlsTest, S3VerifiesCertificatesByDefault) {
+  std::unique_ptr<S3Client> s3 = MakeS3("");
+  ASSERT_NE(s3, nullptr);
+  absl::StatusOr<S3ObjectInfo> head = s3->HeadObject("bucket", "key");
+  ASSERT_FALSE(head.ok());
+  // Not worth a retry, and it says why.
+  EXPECT_EQ(head.status().code(), absl::StatusCode::kFailedPrecondition) << head.status();
+  EXPECT_THAT(head.status().message(), HasSubstr("certificate")) << head.status();
+}
+
+TEST_F(TlsTest, S3CaFileTrustsAPrivateCa) {
+  std::unique_ptr<S3Client> s3 = MakeS3(absl::StrCat(*dir_, "/ca.crt"));
+  ASSERT_NE(s3, nullptr);
+  // s_server is no S3: the request fails, but past the TLS handshake.
+  absl::StatusOr<S3ObjectInfo> head = s3->HeadObject("bucket", "key");
+  EXPECT_NE(head.status().code(), absl::StatusCode::kFailedPrecondition) << head.status();
+  EXPECT_THAT(head.status().message(), Not(HasSubstr("certificate"))) << head.status();
+  std::printf("with the private CA: %s\n", head.status().ToString().c_str());
+
+  // The private CA does not make other names acceptable.
+  S3ClientOptions options;
+  options.region = "us-east-1";
+  options.endpoint = absl::StrCat("https://127.0.0.1:", https_port_);
+  options.ca_file = absl::StrCat(*dir_, "/ca.crt");
+  options.retry.max_attempts = 1;
+  options.low_speed_time = absl::Seconds(2);
+  absl::StatusOr<std::unique_ptr<S3Client>> by_address = S3Client::Create(
+      options, MakeStaticCredentialsProvider(AwsCredentials{"AKIDEXAMPLE", "secret", "", {}}));
+  ASSERT_TRUE(by_address.ok()) << by_address.status();
+  absl::StatusOr<S3ObjectInfo> wrong_name = (*by_address)->HeadObject("bucket", "key");
+  EXPECT_EQ(wrong_name.status().code(), absl::StatusCode::kFailedPrecondition)
+      << wrong_name.status();
 }
 
 }  // namespace
