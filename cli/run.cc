@@ -63,6 +63,7 @@ ABSL_FLAG(std::string, s3_bucket, "", "see --help");
 ABSL_FLAG(std::string, s3_prefix, "re_dms", "see --help");
 ABSL_FLAG(std::string, s3_region, "", "see --help");
 ABSL_FLAG(std::string, s3_endpoint, "", "see --help");
+ABSL_FLAG(std::string, s3_ca_file, "", "see --help");
 ABSL_FLAG(std::string, iam_role, "", "see --help");
 ABSL_FLAG(absl::Duration, flush_interval, absl::Seconds(60), "see --help");
 ABSL_FLAG(int64_t, flush_rows, 1000000, "see --help");
@@ -158,6 +159,8 @@ S3 staging:
                            or us-east-1 with a custom endpoint.
   --s3-endpoint=URL        S3-compatible endpoint. Default AWS_ENDPOINT_URL_S3,
                            AWS_ENDPOINT_URL, else AWS itself.
+  --s3-ca-file=PATH        PEM file of the CAs that sign a private endpoint's
+                           certificate. Default: the system's. Always verified.
   --iam-role=ARN           IAM role Redshift assumes to read the bucket. Without
                            it COPY uses re_dms's own credentials.
   --compression=zstd|gzip|none
@@ -236,6 +239,7 @@ constexpr FlagInfo kFlags[] = {
     {"s3_prefix", "re_dms"},
     {"s3_region", "us-east-1"},
     {"s3_endpoint", "https://s3.us-east-1.amazonaws.com"},
+    {"s3_ca_file", "/etc/ssl/certs/private-ca.pem"},
     {"iam_role", "arn:aws:iam::123456789012:role/redshift-copy"},
     {"compression", "zstd"},
     {"delete_uploaded", "true"},
@@ -844,6 +848,7 @@ absl::Status Replication::Start() {
   s3_options.endpoint = config_.endpoint;
   s3_options.retry.on_retry = retries_.For("S3");
   s3_options.retry.cancel = &cancel_;
+  s3_options.ca_file = absl::GetFlag(FLAGS_s3_ca_file);
   absl::StatusOr<std::unique_ptr<S3Client>> s3 = S3Client::Create(s3_options, credentials_);
   if (!s3.ok()) return s3.status();
   s3_ = *std::move(s3);

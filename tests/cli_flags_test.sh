@@ -125,7 +125,7 @@ done
 for flag in source target target-schema target-dialect s3-bucket s3-prefix s3-region \
             s3-endpoint iam-role flush-interval flush-rows flush-bytes include-tables \
             exclude-tables partition-pattern compression spool-dir log-format workers \
-            delete-uploaded lock-timeout statement-timeout; do
+            delete-uploaded lock-timeout statement-timeout s3-ca-file; do
   [[ "$HELP" == *"--$flag"* ]] || fail "--help does not describe --$flag"
 done
 # `inspect` is still a subcommand.

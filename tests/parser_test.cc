@@ -56,8 +56,8 @@ std::string Describe(const Record& record) {
       if (record.cascade) absl::StrAppend(&out, " cascade");
       break;
     case RecordKind::kMessage:
-      absl::StrAppend(&out, " tx=", record.transactional, " prefix=<", record.prefix,
-                      "> content=<", record.content, ">");
+      absl::StrAppend(&out, " tx=", record.transactional, " prefix=<", record.prefix, "> content=<",
+                      record.content, ">");
       break;
     case RecordKind::kTwoPhase:
     case RecordKind::kStream:
@@ -133,10 +133,10 @@ TEST(ParserTest, TransactionFraming) {
       "COMMIT 10299 (at 2017-05-10 12:07:21.272494-04)\n"
       "COMMIT (at 2000-01-01 00:00:00+00)\n");
   ASSERT_TRUE(out.status.ok()) << out.status;
-  EXPECT_THAT(out.records, ElementsAre("begin xid=529 @0:1", "commit xid=529 @10:2",
-                                       "begin @21:3", "commit @27:4",
-                                       "commit xid=10299 at=2017-05-10 12:07:21.272494-04 @34:5",
-                                       "commit at=2000-01-01 00:00:00+00 @82:6"));
+  EXPECT_THAT(out.records,
+              ElementsAre("begin xid=529 @0:1", "commit xid=529 @10:2", "begin @21:3",
+                          "commit @27:4", "commit xid=10299 at=2017-05-10 12:07:21.272494-04 @34:5",
+                          "commit at=2000-01-01 00:00:00+00 @82:6"));
 }
 
 TEST(ParserTest, InsertWithEveryKindOfValue) {
@@ -208,13 +208,12 @@ TEST(ParserTest, RepeatedAndChangingColumnHeaders) {
     ASSERT_TRUE(one.status.ok()) << one.status;
     ASSERT_EQ(one.records.size(), 1u);
     std::string record = one.records[0];
-    alone.push_back(absl::StrCat(record.substr(0, record.rfind(" @")), " @", offset, ":",
-                                 alone.size() + 1));
+    alone.push_back(
+        absl::StrCat(record.substr(0, record.rfind(" @")), " @", offset, ":", alone.size() + 1));
     offset += row.size();
   }
   EXPECT_EQ(together.records, alone);
-  EXPECT_EQ(together.records[1],
-            "insert public|t {we\"ird[integer]=<2> b[text]=<y>} @57:2");
+  EXPECT_EQ(together.records[1], "insert public|t {we\"ird[integer]=<2> b[text]=<y>} @57:2");
 }
 
 TEST(ParserTest, UpdatesAndDeletes) {
@@ -368,6 +367,66 @@ TEST(ParserTest, MalformedInputNamesOffsetLineAndTable) {
     EXPECT_THAT(out.status.message(), HasSubstr(c.message)) << c.input;
     EXPECT_THAT(out.status.message(), HasSubstr("near \"")) << c.input;
   }
+}
+
+// print_literal() prints only a few built-in types bare and all others
+// quoted; the other form of either is corruption or a foreign stream.
+TEST(ParserTest, EachTypeHasOneValueForm) {
+  Outcome good = ParseEverySplit(
+      "table public.t: INSERT: a[smallint]:-32768 b[bigint]:9223372036854775807 c[oid]:4294967295 "
+      "d[real]:1.5e-05 e[double precision]:-1e+100 f[numeric]:-0.000120 g[numeric]:NaN "
+      "h[boolean]:false i[bit]:B'1' j[integer]:null k[integer[]]:'{1,2}' l[text]:'5' "
+      "m[public.integer]:'7' n[\"integer\"]:'8' o[bigint]:unchanged-toast-datum\n");
+  ASSERT_TRUE(good.status.ok()) << good.status;
+  EXPECT_THAT(good.records,
+              ElementsAre("insert public|t {a[smallint]=<-32768> b[bigint]=<9223372036854775807> "
+                          "c[oid]=<4294967295> d[real]=<1.5e-05> e[double precision]=<-1e+100> "
+                          "f[numeric]=<-0.000120> g[numeric]=<NaN> h[boolean]=<false> "
+                          "i[bit]=<1> j[integer]=NULL k[integer[]]=<{1,2}> l[text]=<5> "
+                          "m[public.integer]=<7> n[\"integer\"]=<8> o[bigint]=TOAST} @0:1"));
+
+  struct Case {
+    absl::string_view input;
+    absl::string_view message;
+  };
+  const Case kCases[] = {
+      {"table public.t: INSERT: x[text]:oops\n",
+       "unquoted value for column \"x\" of type text: test_decoding prints a quoted literal at "
+       "byte offset 32, line 1, table public.t"},
+      {"table public.t: INSERT: x[integer[]]:{1,2}\n", "unquoted value for column \"x\""},
+      {"table public.t: INSERT: x[public.integer]:7\n", "unquoted value for column \"x\""},
+      {"table public.t: INSERT: x[character varying]:NULL\n", "unquoted value"},
+      {"table public.t: INSERT: x[timestamp with time zone]:2020-01-01\n", "unquoted value"},
+      {"table public.t: INSERT: x[integer]:1x\n", "test_decoding prints an integer"},
+      {"table public.t: INSERT: x[integer]:-\n", "test_decoding prints an integer"},
+      {"table public.t: INSERT: x[oid]:-1\n", "prints an unsigned integer"},
+      {"table public.t: INSERT: x[numeric]:abc\n", "prints a number"},
+      {"table public.t: INSERT: x[real]:.5\n", "prints a number"},
+      {"table public.t: INSERT: x[boolean]:t\n", "prints true or false"},
+      {"table public.t: INSERT: x[bit]:0101\n", "prints a bit string B'...'"},
+      {"table public.t: INSERT: x[bit varying]:B'012'\n", "prints a bit string"},
+      {"table public.t: INSERT: a[text]:'ok' x[integer]:'5'\n",
+       "quoted value for column \"x\" of type integer, which test_decoding prints as an integer "
+       "at byte offset 48, line 1"},
+      {"BEGIN 1\ntable public.t: UPDATE: old-key: x[text]:k new-tuple: x[text]:'k'\n",
+       "unquoted value for column \"x\" of type text: test_decoding prints a quoted literal at "
+       "byte offset 49, line 2"},
+  };
+  for (const Case& c : kCases) {
+    Outcome out = ParseEverySplit(c.input);
+    EXPECT_EQ(out.status.code(), absl::StatusCode::kInvalidArgument) << c.input;
+    EXPECT_THAT(out.status.message(), HasSubstr(c.message)) << c.input;
+  }
+}
+
+// The header cache must not carry one column's value form to another type.
+TEST(ParserTest, ValueFormFollowsTheTypeAcrossCachedRows) {
+  Outcome out = ParseEverySplit(
+      "table public.t: INSERT: a[integer]:1\n"
+      "table public.t: INSERT: a[text]:1\n");
+  EXPECT_EQ(out.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(out.status.message(), HasSubstr("line 2"));
+  EXPECT_THAT(out.records, ElementsAre("insert public|t {a[integer]=<1>} @0:1"));
 }
 
 TEST(ParserTest, ErrorsAreStickyAndExcerptsEscaped) {

@@ -12,6 +12,18 @@ namespace re_dms {
 // Rows of one table print the same ` name[type]:` header before each value;
 // comparing against the previous row's headers replaces scanning them. A
 // deque, so entries never move while views point into them.
+// How print_literal() in test_decoding.c prints a value of a type: only a
+// few built-in types bare, every other type (arrays and domains of those
+// too: print_literal() switches on the exact type OID) quoted.
+enum class ValueSyntax : uint8_t {
+  kQuoted,
+  kInteger,  // smallint, integer, bigint: int[248]out.
+  kOid,      // oidout: unsigned.
+  kFloat,    // real, double precision, numeric; NaN and ±Infinity too.
+  kBoolean,  // `true` or `false`, not boolout's t/f.
+  kBits,     // bit, bit varying: B'0101'.
+};
+
 class ColumnHeaderCache {
  public:
   struct Entry {
@@ -20,6 +32,7 @@ class ColumnHeaderCache {
     size_t name_size = 0;
     size_t type_begin = 0;
     size_t type_size = 0;
+    ValueSyntax syntax = ValueSyntax::kQuoted;
     // Set when the name had "" undoubled: then `name` holds it.
     bool name_undoubled = false;
     std::string name;
@@ -49,6 +62,100 @@ enum class Scan { kOk, kMore, kBad };
   } while (0)
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// format_type_be() names the built-in types print_literal() prints bare; a
+// user type of the same name is schema-qualified or quoted, so it never
+// prints as one of these.
+ValueSyntax SyntaxOf(absl::string_view type) {
+  switch (type.size()) {
+    case 3:
+      if (type == "oid") return ValueSyntax::kOid;
+      if (type == "bit") return ValueSyntax::kBits;
+      break;
+    case 4:
+      if (type == "real") return ValueSyntax::kFloat;
+      break;
+    case 6:
+      if (type == "bigint") return ValueSyntax::kInteger;
+      break;
+    case 7:
+      if (type == "integer") return ValueSyntax::kInteger;
+      if (type == "numeric") return ValueSyntax::kFloat;
+      if (type == "boolean") return ValueSyntax::kBoolean;
+      break;
+    case 8:
+      if (type == "smallint") return ValueSyntax::kInteger;
+      break;
+    case 11:
+      if (type == "bit varying") return ValueSyntax::kBits;
+      break;
+    case 16:
+      if (type == "double precision") return ValueSyntax::kFloat;
+      break;
+  }
+  return ValueSyntax::kQuoted;
+}
+
+bool AllDigits(absl::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (!IsDigit(c)) return false;
+  }
+  return true;
+}
+
+// Whether `bare` is what the output function of a type of `syntax` prints.
+// Loose where the exact grammar buys nothing (float exponents), strict enough
+// that a word, a quote or a misplaced byte stops the stream.
+bool IsBareValueOf(ValueSyntax syntax, absl::string_view bare) {
+  switch (syntax) {
+    case ValueSyntax::kQuoted:
+      return false;
+    case ValueSyntax::kInteger:
+      if (bare[0] == '-') bare.remove_prefix(1);
+      return AllDigits(bare);
+    case ValueSyntax::kOid:
+      return AllDigits(bare);
+    case ValueSyntax::kFloat: {
+      if (bare == "NaN" || bare == "Infinity" || bare == "-Infinity") return true;
+      if (bare[0] == '-') bare.remove_prefix(1);
+      if (bare.empty() || !IsDigit(bare[0])) return false;
+      for (char c : bare) {
+        if (!IsDigit(c) && c != '.' && c != 'e' && c != '+' && c != '-') return false;
+      }
+      return true;
+    }
+    case ValueSyntax::kBoolean:
+      return bare == "true" || bare == "false";
+    case ValueSyntax::kBits:
+      if (bare.size() < 3 || bare[0] != 'B' || bare[1] != '\'' || bare.back() != '\'') {
+        return false;
+      }
+      for (char c : bare.substr(2, bare.size() - 3)) {
+        if (c != '0' && c != '1') return false;
+      }
+      return true;
+  }
+  return false;
+}
+
+absl::string_view DescribeSyntax(ValueSyntax syntax) {
+  switch (syntax) {
+    case ValueSyntax::kQuoted:
+      return "a quoted literal";
+    case ValueSyntax::kInteger:
+      return "an integer";
+    case ValueSyntax::kOid:
+      return "an unsigned integer";
+    case ValueSyntax::kFloat:
+      return "a number";
+    case ValueSyntax::kBoolean:
+      return "true or false";
+    case ValueSyntax::kBits:
+      return "a bit string B'...'";
+  }
+  return "";
+}
 
 // The bytes that end a bare (unquoted) identifier: the delimiters around
 // names in test_decoding's output, and quotes, which quote_identifier() never
@@ -554,6 +661,7 @@ class RecordScanner {
   }
 
   Scan ScanColumn(Column* column, ColumnHeaderCache::Entry* cached) {
+    ValueSyntax syntax;
     if (cached != nullptr && !cached->raw.empty() &&
         static_cast<size_t>(end_ - p_) >= cached->raw.size() &&
         std::memcmp(p_, cached->raw.data(), cached->raw.size()) == 0) {
@@ -561,6 +669,7 @@ class RecordScanner {
                          ? absl::string_view(cached->name)
                          : absl::string_view(p_ + cached->name_begin, cached->name_size);
       column->type = absl::string_view(p_ + cached->type_begin, cached->type_size);
+      syntax = cached->syntax;
       p_ += cached->raw.size();
     } else {
       const char* header = p_;
@@ -568,9 +677,10 @@ class RecordScanner {
       if (*p_ != '[') return Fail(p_, "expected \"[\" after a column name");
       ++p_;
       RE_DMS_SCAN_OR_RETURN(ScanType(&column->type));
-      if (cached != nullptr) Remember(header, *column, cached);
+      syntax = SyntaxOf(column->type);
+      if (cached != nullptr) Remember(header, *column, syntax, cached);
     }
-    RE_DMS_SCAN_OR_RETURN(ScanValue(column));
+    RE_DMS_SCAN_OR_RETURN(ScanValue(column, syntax));
     if (p_ == end_) return Scan::kMore;
     if (*p_ != ' ' && *p_ != '\n') {
       return Fail(p_, absl::StrCat("expected a space or the end of the record after the value of "
@@ -581,8 +691,10 @@ class RecordScanner {
   }
 
   // Stores the header just scanned, [header, p_), for the next row.
-  void Remember(const char* header, const Column& column, ColumnHeaderCache::Entry* entry) {
+  void Remember(const char* header, const Column& column, ValueSyntax syntax,
+                ColumnHeaderCache::Entry* entry) {
     entry->raw.assign(header, p_ - header);
+    entry->syntax = syntax;
     entry->name_undoubled = column.name.data() < header || column.name.data() >= p_;
     if (entry->name_undoubled) {
       entry->name.assign(column.name.data(), column.name.size());
@@ -620,19 +732,27 @@ class RecordScanner {
   }
 
   // print_literal()'s output: 'quoted' with ' doubled, or bare for numbers,
-  // booleans and B'bit strings', or `null` / `unchanged-toast-datum`. The
-  // text kept is the type output function's: unquoted, undoubled, B'' gone.
-  Scan ScanValue(Column* column) {
+  // booleans and B'bit strings', or `null` / `unchanged-toast-datum` for any
+  // type. Each type has exactly one of the two forms: the other means the
+  // stream is corrupt or not test_decoding's, and guessing would load wrong
+  // values. The text kept is the type output function's: unquoted,
+  // undoubled, B'' gone.
+  Scan ScanValue(Column* column, ValueSyntax syntax) {
     if (p_ == end_) return Scan::kMore;
+    const char* start = p_;
     if (*p_ == '\'') {
       absl::string_view body;
       bool has_doubled;
       RE_DMS_SCAN_OR_RETURN(ScanQuoted('\'', &body, &has_doubled));
+      if (syntax != ValueSyntax::kQuoted) {
+        return Fail(start, absl::StrCat("quoted value for column \"", column->name, "\" of type ",
+                                        column->type, ", which test_decoding prints as ",
+                                        DescribeSyntax(syntax)));
+      }
       column->kind = ValueKind::kText;
       column->text = Unquote(body, has_doubled, '\'');
       return Scan::kOk;
     }
-    const char* start = p_;
     while (p_ < end_ && *p_ != ' ' && *p_ != '\n') ++p_;
     if (p_ == end_) return Scan::kMore;
     absl::string_view bare(start, p_ - start);
@@ -643,12 +763,14 @@ class RecordScanner {
       column->kind = ValueKind::kNull;
     } else if (bare == "unchanged-toast-datum") {
       column->kind = ValueKind::kUnchangedToast;
+    } else if (!IsBareValueOf(syntax, bare)) {
+      return Fail(start,
+                  absl::StrCat("unquoted value for column \"", column->name, "\" of type ",
+                               column->type, ": test_decoding prints ", DescribeSyntax(syntax)));
     } else {
       column->kind = ValueKind::kText;
       // bit and varbit print as B'0101'; the value is what is quoted.
-      if (bare.size() >= 3 && bare[0] == 'B' && bare[1] == '\'' && bare.back() == '\'') {
-        bare = bare.substr(2, bare.size() - 3);
-      }
+      if (syntax == ValueSyntax::kBits) bare = bare.substr(2, bare.size() - 3);
       column->text = bare;
     }
     return Scan::kOk;
