@@ -56,6 +56,7 @@ std::string Render(const Batch& batch) {
   }
   std::vector<std::string> parts;
   for (const auto& row : batch.deletes) parts.push_back(absl::StrCat("-", Render(row)));
+  for (const auto& move : batch.moves) parts.push_back(absl::StrCat(">", Render(move)));
   for (const RowGroup& group : batch.upserts) {
     std::vector<std::string> names;
     for (int i : group.columns) names.push_back(batch.columns[i].name);
@@ -266,11 +267,14 @@ TEST_F(BatcherTest, MergeRulesOfKeyedTable) {
        {"public.t#1 +{id,a}('1','x')('4','y') " + full + "('2','x','y') +{id,b}('3','y')"}},
       {"key change filled from an earlier change", {I(1, x, big), K(1, 2, y, kToast)},
        {"public.t#1 " + full + "('2','y','" + big.text + "')"}},
-      {"key change with unknown TOAST value is an error", {K(1, 2, y, kToast)},
-       {"FAILED_PRECONDITION: update on table \"public\".\"t\" (xid 700, line 2, byte offset 200): "
-        "UPDATE changed the row's key, and its column \"b\" is an unchanged TOAST value that neither "
-        "the logged old row nor an earlier change in the batch holds; run `ALTER TABLE "
-        "\"public\".\"t\" REPLICA IDENTITY FULL` so PostgreSQL logs it"}},
+      // Move row: (new key, old key); the partial upsert sets what changed.
+      {"key change with unknown TOAST value moves the row", {K(1, 2, y, kToast)},
+       {"public.t#1 -('1') >('2','1') +{id,a}('2','y')"}},
+      {"moved twice: moved from the first key", {K(1, 2, y, kToast), K(2, 3, x, kToast)},
+       {"public.t#1 -('1') >('3','1') +{id,a}('3','x')"}},
+      {"moved, then deleted: no move", {K(1, 2, y, kToast), D(2)}, {"public.t#1 -('1')"}},
+      {"moved, then its TOAST value set: full row", {K(1, 2, y, kToast), U(2, x, big)},
+       {"public.t#1 -('1') >('2','1') " + full + "('2','x','" + big.text + "')"}},
       {"update after delete is an error", {D(1), U(1, x, y)},
        {"INVALID_ARGUMENT: update on table \"public\".\"t\" (xid 700, line 3, byte offset 300): "
         "UPDATE of a row that an earlier change in the batch deleted"}},

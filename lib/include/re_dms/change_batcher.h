@@ -99,6 +99,13 @@
 
 namespace re_dms {
 
+// What the target table of a source table that no longer exists becomes (see
+// "Tables the source no longer has" above).
+enum class SourceDropPolicy {
+  kKeep,  // Keep it and its rows; apply what the stream identifies exactly.
+  kDrop,  // Drop it: the stream's remaining changes to the table are skipped.
+};
+
 struct BatcherOptions {
   // Flush a table at a commit once it holds this many rows...
   uint64_t max_rows = 1'000'000;
@@ -114,6 +121,10 @@ struct BatcherOptions {
   // FlushExpired() emits a table whose oldest buffered change is this old.
   absl::Duration max_age = absl::Seconds(60);
   TableFilterOptions tables;
+  SourceDropPolicy on_source_drop = SourceDropPolicy::kKeep;
+  // Problems that do not stop the batcher, once per table and kind (e.g. the
+  // changes of a dropped table that cannot be applied exactly).
+  std::function<void(const absl::Status&)> on_warning;
   // When a change was buffered, for max_age.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };

@@ -1,5 +1,6 @@
 #include "re_dms/change_batcher.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -233,7 +234,29 @@ class ChangeBatcher::Table {
     }
     entry.state = State::kUpsert;
     entry.first_value = Store(row.data());
+    entry.moved_from = absl::string_view();
     return absl::OkStatus();
+  }
+
+  // A key change to `key` whose unchanged-TOAST values only the target's row
+  // at `origin` holds: inserts the row's known values under `key` and
+  // records the move (see Batch::moves).
+  absl::Status Move(absl::string_view key, const std::vector<Value>& row, absl::string_view origin,
+                    absl::Time now) {
+    absl::Status inserted = Insert(key, row, now);
+    if (!inserted.ok()) return inserted;
+    const std::string copy(origin);  // `origin` may point into scratch that Copy reuses.
+    entries_[index_.find(key)->second].moved_from = Copy(copy);
+    return absl::OkStatus();
+  }
+
+  // Where the target holds the unchanged-TOAST values of the pending row at
+  // `key`: the key the row was moved from in this batch, else `key` itself.
+  absl::string_view Origin(absl::string_view key) const {
+    auto it = index_.find(key);
+    if (it == index_.end()) return key;
+    const Entry& entry = entries_[it->second];
+    return entry.state == State::kUpsert && !entry.moved_from.empty() ? entry.moved_from : key;
   }
 
   // Fills unchanged-TOAST values of `row` from the pending upsert of the key.
@@ -260,6 +283,7 @@ class ChangeBatcher::Table {
     // A row the batch inserted was absent before it: nothing is left to do.
     entry.state = entry.existed ? State::kDelete : State::kNone;
     entry.first_value = kNoValues;
+    entry.moved_from = absl::string_view();
     return absl::OkStatus();
   }
 
@@ -337,6 +361,9 @@ class ChangeBatcher::Table {
     // first change to it in the batch was not an insert.
     bool existed = false;
     int64_t count = 0;  // Tables without a key: net copies of the row.
+    // A moved row: the encoded key of the target row that holds its
+    // unchanged-TOAST values (in the arena); empty otherwise.
+    absl::string_view moved_from;
   };
 
   // The entry for `key`; a new one starts as `state`.
@@ -392,6 +419,10 @@ class ChangeBatcher::Table {
         continue;
       }
       if (entry.state != State::kUpsert) continue;
+      if (!entry.moved_from.empty()) {
+        std::vector<Datum>& move = batch->moves.emplace_back(DecodeValues(entry.key));
+        for (Datum& value : DecodeValues(entry.moved_from)) move.push_back(std::move(value));
+      }
       const Value* row = &values_[entry.first_value];
       present.clear();
       for (size_t i = 0; i < columns_.size(); ++i) {
@@ -789,25 +820,21 @@ absl::Status ChangeBatcher::ApplyToKeyed(const Record& record, Table* table, abs
   if (!record.has_old_key || old_key == key) return table->Update(key, &row, now);
 
   // The key changed: the row leaves its old key for a new one, where nothing
-  // can be "left unchanged", so every value must be known.
+  // can be "left unchanged". Values the batch knows are filled in; the rest
+  // only the target holds, at the row's key as of the last batch: the row
+  // is moved there (Batch::moves).
   if (const Value* before = table->PendingRow(old_key)) {
     for (size_t i = 0; i < row.size(); ++i) {
       if (row[i].kind == ValueKind::kUnchangedToast) row[i] = before[i];
     }
   }
-  for (size_t i = 0; i < row.size(); ++i) {
-    if (row[i].kind == ValueKind::kUnchangedToast) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "UPDATE changed the row's key, and its column \"", columns[i].name,
-          "\" is an unchanged TOAST value that neither the logged old row nor an earlier change "
-          "in the batch holds; run `ALTER TABLE ",
-          QuotedTableName(record.table.schema, record.table.name),
-          " REPLICA IDENTITY FULL` so PostgreSQL logs it"));
-    }
-  }
+  const bool move = std::any_of(row.begin(), row.end(), [](const Value& value) {
+    return value.kind == ValueKind::kUnchangedToast;
+  });
+  const std::string origin(move ? table->Origin(old_key) : absl::string_view());
   absl::Status deleted = table->Delete(old_key, now);
   if (!deleted.ok()) return deleted;
-  return table->Insert(key, row, now);
+  return move ? table->Move(key, row, origin, now) : table->Insert(key, row, now);
 }
 
 absl::Status ChangeBatcher::EncodeOldRow(const std::vector<Column>& tuple, const Table& table,

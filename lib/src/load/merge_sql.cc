@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "lib/src/load/move_sql.h"
 #include "re_dms/csv_dialect.h"
 
 namespace re_dms {
@@ -300,6 +301,7 @@ absl::string_view StatementKindName(Statement::Kind kind) {
     case Statement::Kind::kCopy: return "COPY";
     case Statement::Kind::kAnalyze: return "ANALYZE";
     case Statement::Kind::kMeasure: return "measure VARCHAR widths";
+    case Statement::Kind::kMove: return "move row";
     case Statement::Kind::kDelete: return "DELETE";
     case Statement::Kind::kInsert: return "INSERT";
     case Statement::Kind::kUpdate: return "UPDATE";
@@ -446,7 +448,7 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
       const std::string stage = QuoteIdentifier(StageName(i));
       std::vector<std::string> definitions;
       for (const std::string& name : file.columns) {
-        const TargetColumn* column = FindColumn(target_columns, name);
+        const TargetColumn* column = FindColumn(target_columns, MovedColumnName(name));
         if (column == nullptr) {
           return absl::FailedPreconditionError(absl::StrCat(
               "data set ", i, " has column `", name, "` that the target table lacks"));
@@ -463,7 +465,8 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
         Statement measure = Make(Statement::Kind::kMeasure, "", static_cast<int>(i));
         std::vector<std::string> maxima;
         for (const std::string& name : file.columns) {
-          std::optional<int64_t> length = VarcharLength(FindColumn(target_columns, name)->type);
+          std::optional<int64_t> length =
+              VarcharLength(FindColumn(target_columns, MovedColumnName(name))->type);
           if (!length.has_value() || *length >= kRedshiftMaxVarcharBytes) continue;
           maxima.push_back(absl::StrCat("MAX(OCTET_LENGTH(", QuoteIdentifier(name), "))"));
           measure.measured_columns.push_back(name);
@@ -485,6 +488,13 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
       }
     }
     const bool keyed = !batch.key_columns.empty();
+    // Moves read the rows at their old keys, so they come before the deletes.
+    for (size_t i = 0; i < staged.files.size(); ++i) {
+      if (staged.files[i].role != StagedFile::Role::kMove) continue;
+      for (Statement& s : MoveRows(batch, StageName(i), i, target_columns)) {
+        statements.push_back(std::move(s));
+      }
+    }
     for (size_t i = 0; i < staged.files.size(); ++i) {
       const StagedFile& file = staged.files[i];
       if (file.role == StagedFile::Role::kDelete) {

@@ -67,6 +67,7 @@ struct Statement {
     kCopy,         // COPY into a staging table (file_index says which).
     kAnalyze,      // Statistics for a staging table.
     kMeasure,      // Redshift: longest value per VARCHAR column of a stage.
+    kMove,         // "Move row": a key change over values only the target holds.
     kDelete,
     kInsert,
     kUpdate,
