@@ -58,7 +58,9 @@
 // so the final state is exact.
 //
 // A table whose buffered changes cancel out (insert, then delete) yields no
-// batch: sequences count emitted batches only.
+// batch (sequences count emitted batches only), except when it would be the
+// table's first: that one is emitted without rows, so every table the stream
+// mentions exists in the target, as it does in the source.
 //
 // Position. Each batch's SourcePosition is the last commit completed in the
 // stream when the batch was cut: every change of the table up to that commit

@@ -304,7 +304,9 @@ class ChangeBatcher::Table {
       EmitKeyed(&batch);
     }
     Discard(busy);
-    if (batch.row_count() > 0) Push(std::move(batch), ready);
+    // The table's first batch is emitted even when empty: the stream
+    // mentioned the table, so the loader creates it in the target.
+    if (batch.row_count() > 0 || sequence_ == 0) Push(std::move(batch), ready);
   }
 
   // A batch of this table, without rows or sequence.

@@ -386,9 +386,11 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
                                            " = ", TypedConstant(options, dialect, column, type,
                                                                 value))));
   }
-  if (batch.kind == Batch::Kind::kSchemaChange && !IsRedshift(dialect)) {
+  if (!IsRedshift(dialect)) {
     // A source column whose type changed (ALTER COLUMN TYPE at the source):
-    // convert through the text form, which is what the stream carries.
+    // convert through the text form, which is what the stream carries. Any
+    // batch, not only kSchemaChange: a run that starts after the change
+    // first sees the new type in an ordinary batch.
     // Redshift can only lengthen VARCHARs, which the loader does on demand.
     for (const ColumnDef& column : batch.columns) {
       const TargetColumn* current = FindColumn(*existing, column.name);

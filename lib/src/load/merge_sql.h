@@ -91,9 +91,9 @@ absl::string_view StatementKindName(Statement::Kind kind);
 // CREATE SCHEMA/TABLE when `existing` is nullopt (table missing), else ADD
 // COLUMN for new columns, each followed, when the column has an
 // existing_rows_value, by an UPDATE that gives every row the target already
-// holds that value (the batch's own rows are merged later); for a
-// kSchemaChange batch, on PostgreSQL, ALTER
-// COLUMN TYPE for columns whose source type changed and, with
+// holds that value (the batch's own rows are merged later); on PostgreSQL,
+// ALTER COLUMN TYPE for columns whose source type changed; for a
+// kSchemaChange batch, with
 // drop_removed_columns, DROP COLUMN for columns the source no longer has.
 absl::StatusOr<std::vector<Statement>> PlanSchema(
     const RedshiftLoaderOptions& options, TargetDialect dialect, const Batch& batch,
