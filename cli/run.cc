@@ -59,6 +59,7 @@ ABSL_FLAG(std::string, flush_bytes, "64MiB", "see --help");
 ABSL_FLAG(std::vector<std::string>, include_tables, {}, "see --help");
 ABSL_FLAG(std::vector<std::string>, exclude_tables, {}, "see --help");
 ABSL_FLAG(std::string, partition_pattern, "", "see --help");
+ABSL_FLAG(std::string, on_source_drop, "keep", "see --help");
 ABSL_FLAG(std::string, compression, "zstd", "see --help");
 ABSL_FLAG(std::string, spool_dir, "", "see --help");
 ABSL_FLAG(std::string, log_format, "text", "see --help");
@@ -105,6 +106,11 @@ Tables:
   --exclude-tables=GLOBS   Globs of tables to skip; they win over includes.
   --partition-pattern=RE   Regular expression cut from partition names so that
                            all partitions load into one table, e.g. '_p\d+$'.
+  --on-source-drop=keep|drop
+                           A table the source no longer has (dropped or renamed
+                           before re_dms read its changes): keep its target
+                           table and rows, applying what the stream identifies
+                           exactly, or drop the target table. Default keep.
 
 S3 staging:
   --s3-bucket=NAME         Bucket for the staged files. Required.
@@ -161,12 +167,12 @@ Exit codes: 0 done, 1 failure, 2 bad flags.
 
 // The flags above, by Abseil name, in the order --help lists them.
 constexpr const char* kFlagNames[] = {
-    "source",          "target",          "target_dialect",    "target_schema",
-    "include_tables",  "exclude_tables",  "partition_pattern", "s3_bucket",
-    "s3_prefix",       "s3_region",       "s3_endpoint",       "iam_role",
-    "compression",     "delete_uploaded", "flush_interval",    "flush_rows",
-    "flush_bytes",     "workers",         "spool_dir",         "log_format",
-    "status_interval",
+    "source",         "target",          "target_dialect",    "target_schema",
+    "include_tables", "exclude_tables",  "partition_pattern", "on_source_drop",
+    "s3_bucket",      "s3_prefix",       "s3_region",         "s3_endpoint",
+    "iam_role",       "compression",     "delete_uploaded",   "flush_interval",
+    "flush_rows",     "flush_bytes",     "workers",           "spool_dir",
+    "log_format",     "status_interval",
 };
 
 bool IsOurFlag(absl::string_view name) {
@@ -351,6 +357,15 @@ absl::StatusOr<Config> ValidatedConfig() {
   config.batcher.tables.include = absl::GetFlag(FLAGS_include_tables);
   config.batcher.tables.exclude = absl::GetFlag(FLAGS_exclude_tables);
   config.batcher.tables.partition_suffix = absl::GetFlag(FLAGS_partition_pattern);
+  const std::string on_source_drop = absl::GetFlag(FLAGS_on_source_drop);
+  if (on_source_drop == "keep") {
+    config.batcher.on_source_drop = SourceDropPolicy::kKeep;
+  } else if (on_source_drop == "drop") {
+    config.batcher.on_source_drop = SourceDropPolicy::kDrop;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--on-source-drop=", on_source_drop, ": expected keep or drop"));
+  }
   absl::StatusOr<TableFilter> filter = TableFilter::Create(config.batcher.tables);
   if (!filter.ok()) {
     return absl::InvalidArgumentError(
@@ -517,6 +532,7 @@ absl::Status Replication::Start() {
 
   PipelineOptions options;
   options.batcher = config_.batcher;
+  options.batcher.on_warning = [this](const absl::Status& status) { log_->Warn(status.message()); };
   options.workers = config_.workers;
   options.target_schema = config_.target_schema;
   options.delete_uploaded = config_.delete_uploaded;

@@ -19,6 +19,7 @@
 namespace re_dms {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // A value in a test row: text, NULL, or unchanged-TOAST.
@@ -51,6 +52,8 @@ std::string Render(const Batch& batch) {
       }
       return absl::StrCat(out, "SCHEMA ", absl::StrJoin(columns, ","));
     }
+    case Batch::Kind::kDropTable:
+      return absl::StrCat(out, "DROP");
     case Batch::Kind::kRows:
       break;
   }
@@ -602,11 +605,34 @@ TEST_F(BatcherTest, TwoPhaseAndStreamingAreErrorsMessagesAreIgnored) {
   EXPECT_TRUE(ready_.empty());
 }
 
-TEST_F(BatcherTest, UnknownTableNamesTheTable) {
-  Make();
-  std::vector<std::string> result = OneTransaction({I(1, V("a"), V("b"), "nope")});
-  ASSERT_EQ(result.size(), 1u);
-  EXPECT_THAT(result[0], HasSubstr("NOT_FOUND: insert on table \"public\".\"nope\" (xid 700"));
+// A table the source no longer has (dropped, or renamed, since): keyless until
+// a delete names its key; an update that keeps its key before that is
+// skipped, with one warning per kind, naming table and position.
+TEST_F(BatcherTest, TableTheSourceNoLongerHasIsKeptAsFarAsTheStreamSays) {
+  BatcherOptions options;
+  std::vector<std::string> warnings;
+  options.on_warning = [&](const absl::Status& status) {
+    warnings.push_back(std::string(status.message()));
+  };
+  Make(options);
+  std::vector<std::string> result = OneTransaction(
+      {I(1, V("a"), V("b"), "nope"), U(1, V("x"), V("y"), "nope"), U(1, V("z"), V("y"), "nope"),
+       D(1, "nope"), I(2, V("c"), V("d"), "nope"), U(2, V("e"), V("d"), "nope")});
+  EXPECT_THAT(result, ElementsAre("public.nope#1 +{id,a,b}('1','a','b')",
+                                  "public.nope#2 -('1') +{id,a,b}('2','e','d')"));
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_THAT(warnings[0], HasSubstr("insert on table \"public\".\"nope\" (xid 700, line 1,"));
+  EXPECT_THAT(warnings[0], HasSubstr("no longer exists in the source"));
+  EXPECT_THAT(warnings[1], HasSubstr("update on table \"public\".\"nope\" (xid 700, line 2,"));
+  EXPECT_THAT(warnings[1], HasSubstr("skipped"));
+}
+
+TEST_F(BatcherTest, TableTheSourceNoLongerHasIsDroppedWithThePolicy) {
+  BatcherOptions options;
+  options.on_source_drop = SourceDropPolicy::kDrop;
+  Make(options);
+  EXPECT_THAT(OneTransaction({I(1, V("a"), V("b"), "nope"), D(1, "nope")}),
+              ElementsAre("public.nope#1 DROP"));
 }
 
 TEST_F(BatcherTest, FiltersAndPartitionRename) {

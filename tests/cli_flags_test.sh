@@ -44,6 +44,7 @@ expect_usage_error "--flush-bytes=lots" "${REQUIRED[@]}" --flush-bytes=lots
 expect_usage_error "--flush-interval must be positive" "${REQUIRED[@]}" --flush-interval=0s
 expect_usage_error "--flush-rows must be at least 1" "${REQUIRED[@]}" --flush-rows=0
 expect_usage_error "--partition-pattern" "${REQUIRED[@]}" '--partition-pattern=(unclosed'
+expect_usage_error "--on-source-drop=forget: expected keep or drop" "${REQUIRED[@]}" --on-source-drop=forget
 expect_usage_error "--spool-dir=/nonexistent/dir: not a directory" "${REQUIRED[@]}" --spool-dir=/nonexistent/dir
 expect_usage_error "--s3-prefix needs a value" "${REQUIRED[@]}" --s3-prefix
 expect_usage_error "no AWS region" --source=x --target=y --s3-bucket=b
@@ -88,7 +89,7 @@ done
 for flag in source target target-schema target-dialect s3-bucket s3-prefix s3-region \
             s3-endpoint iam-role flush-interval flush-rows flush-bytes include-tables \
             exclude-tables partition-pattern compression spool-dir log-format workers \
-            delete-uploaded; do
+            delete-uploaded on-source-drop; do
   [[ "$HELP" == *"--$flag"* ]] || fail "--help does not describe --$flag"
 done
 # `inspect` is still a subcommand.

@@ -66,6 +66,9 @@ struct Batch {
     kRows,          // Deletes and upserts.
     kTruncate,      // TRUNCATE of the table, ordered among its batches.
     kSchemaChange,  // The table's column set changed; `columns` is the new set.
+    // The source no longer has the table and SourceDropPolicy::kDrop says to
+    // drop the target table too.
+    kDropTable,
   };
 
   // The target table (after any partition-to-parent rename), unquoted.

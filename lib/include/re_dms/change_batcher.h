@@ -196,6 +196,17 @@ class ChangeBatcher {
   // Emits the table's buffered rows (see Table::Emit) and updates
   // buffered_bytes_.
   void Flush(Table* table, bool busy, std::vector<Batch>* ready);
+  // KeyColumns does not know the table any more (dropped or renamed since):
+  // marks it gone (keyless until the stream names its key) and warns.
+  void SourceGone(const Record& record, TableRef source, Table* table);
+  // Whether a gone table's change can be applied exactly, learning the key
+  // from the tuples that name it; kDrop emits the target's drop instead. A
+  // change that cannot be applied is skipped (false) with a warning.
+  absl::StatusOr<bool> ApplicableToGone(const Record& record, Table* table,
+                                        std::vector<Batch>* ready);
+  // options_.on_warning, once per table and `kind` (a kWarned* bit).
+  static constexpr uint32_t kWarnedGone = 1, kWarnedUpdate = 2, kWarnedDelete = 4;
+  void Warn(Table* table, uint32_t kind, std::string message);
   // Error context: table, xid, line and byte offset of `record`.
   std::string Where(const Record& record, TableRef table) const;
 

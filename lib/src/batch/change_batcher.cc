@@ -144,6 +144,14 @@ class ChangeBatcher::Table {
   const std::vector<ColumnDef>& columns() const { return columns_; }
 
   uint64_t touched_in = 0;  // Ordinal of the last transaction that changed it.
+  // The source no longer has the table (see ChangeBatcher::SourceGone).
+  bool gone = false;
+  // Gone: the key has been taken from the stream (a delete's or an old-key
+  // tuple's columns).
+  bool key_from_stream = false;
+  // Gone, SourceDropPolicy::kDrop: the target's drop has been emitted.
+  bool dropped = false;
+  uint32_t warned = 0;  // Warnings given, one bit per kind (ChangeBatcher::Warn).
   // Ordinal of the last transaction in which the catalog confirmed the
   // columns of a keyless table's old row (see ChangeBatcher::ConfirmColumns).
   uint64_t columns_confirmed_in = 0;
@@ -608,8 +616,13 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& recor
   if (table == nullptr) return table;
   if (!table->key_known()) {
     absl::StatusOr<TableKey> table_key = keys_->Lookup(source.schema, source.name);
-    if (!table_key.ok()) return Annotate(table_key.status(), Where(record, source));
-    table->SetKey(*std::move(table_key));
+    if (absl::IsNotFound(table_key.status())) {
+      SourceGone(record, source, table);
+    } else if (!table_key.ok()) {
+      return Annotate(table_key.status(), Where(record, source));
+    } else {
+      table->SetKey(*std::move(table_key));
+    }
   }
   last_source_ = std::move(key);
   last_table_ = table;
@@ -625,6 +638,11 @@ absl::Status ChangeBatcher::Truncate(const Record& record, std::vector<Batch>* r
     absl::StatusOr<Table*> table = Resolve(record, source);
     if (!table.ok()) return table.status();
     if (*table == nullptr) continue;
+    if ((*table)->gone && options_.on_source_drop == SourceDropPolicy::kDrop) {
+      absl::StatusOr<bool> applicable = ApplicableToGone(record, *table, ready);
+      if (!applicable.ok()) return applicable.status();
+      continue;
+    }
     if ((*table)->name() != source.name) {
       // The target holds every partition's rows; emptying it would lose the others.
       return absl::FailedPreconditionError(absl::StrCat(
@@ -651,8 +669,20 @@ absl::Status ChangeBatcher::Change(const Record& record, std::vector<Batch>* rea
   if (!resolved.ok()) return resolved.status();
   Table* table = *resolved;
   if (table == nullptr) return absl::OkStatus();
+  const bool was_gone = table->gone;
+  if (was_gone) {
+    absl::StatusOr<bool> applicable = ApplicableToGone(record, table, ready);
+    if (!applicable.ok()) return Annotate(applicable.status(), Where(record, record.table));
+    if (!*applicable) return absl::OkStatus();
+  }
 
   absl::Status status = Shape(record, table, ready);
+  if (status.ok() && !was_gone && table->gone) {
+    // The table went away since it was last looked up (Shape asked again).
+    absl::StatusOr<bool> applicable = ApplicableToGone(record, table, ready);
+    if (!applicable.ok()) return Annotate(applicable.status(), Where(record, record.table));
+    if (!*applicable) return absl::OkStatus();
+  }
   if (status.ok()) {
     if (table->touched_in != transaction_ordinal_) {
       table->touched_in = transaction_ordinal_;
@@ -721,6 +751,11 @@ absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vecto
 
   keys_->Invalidate(record.table.schema, record.table.name);
   absl::StatusOr<TableKey> key = keys_->Lookup(record.table.schema, record.table.name);
+  if (absl::IsNotFound(key.status())) {
+    // Gone since: the key re_dms knows is the best there is.
+    if (!table->gone) SourceGone(record, record.table, table);
+    key = table->key();
+  }
   if (!key.ok()) return key.status();
   return ChangeColumns(std::move(columns), *std::move(key), table, ready);
 }
@@ -734,6 +769,11 @@ absl::Status ChangeBatcher::ConfirmColumns(const Record& record, Table* table,
   table->columns_confirmed_in = transaction_ordinal_;
   keys_->Invalidate(record.table.schema, record.table.name);
   absl::StatusOr<TableKey> key = keys_->Lookup(record.table.schema, record.table.name);
+  if (absl::IsNotFound(key.status())) {
+    // Gone: no catalog to ask; the old row is read against the known columns.
+    if (!table->gone) SourceGone(record, record.table, table);
+    return absl::OkStatus();
+  }
   if (!key.ok()) return key.status();
   // No columns from the catalog: nothing contradicts the known ones.
   if (key->table_columns.empty() || table->SameColumns(key->table_columns)) {
@@ -928,6 +968,100 @@ absl::Status ChangeBatcher::FlushAll(std::vector<Batch>* ready) {
     if (table->has_pending()) Flush(table, /*busy=*/false, ready);
   }
   return absl::OkStatus();
+}
+
+// Tables the source no longer has. The stream was written while the table
+// existed; the catalog re_dms asks describes the source as it is now. What
+// the stream itself says about a row is exact: an insert is the whole row, a
+// delete (REPLICA IDENTITY DEFAULT or INDEX) names the key's columns and
+// values, an update's old-key tuple does so when the key changed, and a
+// REPLICA IDENTITY FULL old row is the whole row. So a gone table is keyless
+// (its inserts add rows) until one of those tuples names its key; an update
+// that keeps its key before that cannot be placed and is skipped, with a
+// warning.
+
+void ChangeBatcher::SourceGone(const Record& record, TableRef source, Table* table) {
+  table->gone = true;
+  if (!table->key_known()) table->SetKey(TableKey{});
+  const bool drop = options_.on_source_drop == SourceDropPolicy::kDrop;
+  Warn(table, kWarnedGone,
+       absl::StrCat(
+           Where(record, source), ": table ", QuotedTableName(source.schema, source.name),
+           " no longer exists in the source: it was dropped or renamed after this change was "
+           "written, and the stream does not say which, nor a new name (a renamed table's later "
+           "changes arrive under its new name, as a new target table). ",
+           drop ? "Its target table is dropped (--on-source-drop=drop) and its remaining changes "
+                  "in the stream are skipped."
+                : "Its target table keeps its rows (--on-source-drop=keep); the changes the stream "
+                  "identifies exactly (inserts; deletes and key changes, which name the key) are "
+                  "applied."));
+}
+
+absl::StatusOr<bool> ChangeBatcher::ApplicableToGone(const Record& record, Table* table,
+                                                     std::vector<Batch>* ready) {
+  if (options_.on_source_drop == SourceDropPolicy::kDrop) {
+    if (!table->dropped) {
+      buffered_bytes_ -= table->bytes();
+      table->Discard(/*keep_memory=*/false);
+      table->Push(table->NewBatch(Batch::Kind::kDropTable, position_), ready);
+      table->dropped = true;
+    }
+    return false;
+  }
+  if (record.kind == RecordKind::kTruncate || record.kind == RecordKind::kInsert) return true;
+  const bool names_row = record.kind == RecordKind::kDelete ||
+                         (record.kind == RecordKind::kUpdate && record.has_old_key);
+  if (names_row && !table->key_from_stream) {
+    const std::vector<Column>& tuple =
+        record.kind == RecordKind::kDelete ? record.columns : record.old_key;
+    std::vector<ColumnDef> tuple_columns;
+    for (const Column& column : tuple) {
+      tuple_columns.push_back(ColumnDef{std::string(column.name), std::string(column.type)});
+    }
+    TableKey key;
+    if (table->columns_known() && table->SameColumns(tuple_columns)) {
+      // Every column: a REPLICA IDENTITY FULL old row, so the rows are a multiset.
+      key.identity = ReplicaIdentity::kFull;
+    } else {
+      for (const ColumnDef& column : tuple_columns) key.columns.push_back(column.name);
+    }
+    // Rows buffered so far were keyless; the key is a barrier like a new shape.
+    if (table->has_pending() && !key.columns.empty()) Flush(table, /*busy=*/false, ready);
+    std::vector<ColumnDef> columns = table->columns_known() ? table->columns() : tuple_columns;
+    absl::Status reshaped = table->Reshape(std::move(columns), std::move(key));
+    if (!reshaped.ok()) return reshaped;
+    table->key_from_stream = true;
+  }
+  if (record.kind == RecordKind::kUpdate && !record.has_old_key && table->keyless()) {
+    Warn(table, kWarnedUpdate,
+         absl::StrCat(Where(record, record.table),
+                      ": skipped, with every later UPDATE of this table that keeps its row's key "
+                      "before a delete or key change names the key: the source no longer has the "
+                      "table, and such an update does not name its key columns. The target's rows "
+                      "may differ from the source's last state of the table; re-sync it if it "
+                      "matters"));
+    return false;
+  }
+  if (record.kind == RecordKind::kDelete && !table->keyless()) {
+    for (const std::string& name : table->key().columns) {
+      if (FindColumn(record.columns, name) != nullptr) continue;
+      Warn(table, kWarnedDelete,
+           absl::StrCat(Where(record, record.table),
+                        ": skipped, with every later DELETE of this "
+                        "table that does not show the key column \"",
+                        name,
+                        "\" the stream named before (the table no longer exists in the source, "
+                        "so its key cannot be confirmed)"));
+      return false;
+    }
+  }
+  return true;
+}
+
+void ChangeBatcher::Warn(Table* table, uint32_t kind, std::string message) {
+  if ((table->warned & kind) != 0) return;
+  table->warned |= kind;
+  if (options_.on_warning) options_.on_warning(absl::FailedPreconditionError(message));
 }
 
 }  // namespace re_dms

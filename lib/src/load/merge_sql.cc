@@ -317,6 +317,13 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
     const std::optional<std::vector<TargetColumn>>& existing) {
   std::vector<Statement> statements;
   const std::string target = TargetName(batch);
+  if (batch.kind == Batch::Kind::kDropTable) {
+    // Transactional on both dialects, with the checkpoint that records it.
+    if (existing.has_value()) {
+      statements.push_back(Make(Statement::Kind::kSchema, absl::StrCat("DROP TABLE ", target)));
+    }
+    return statements;
+  }
   if (!existing.has_value()) {
     if (batch.columns.empty()) {
       // A TRUNCATE of a table never seen with rows: nothing to create or empty.

@@ -87,7 +87,8 @@ struct Statement {
 
 absl::string_view StatementKindName(Statement::Kind kind);
 
-// DDL to run before the merge so the target holds every column of the batch:
+// DDL to run before the merge so the target holds every column of the batch
+// (for a kDropTable batch: DROP TABLE when it exists):
 // CREATE SCHEMA/TABLE when `existing` is nullopt (table missing), else ADD
 // COLUMN for new columns, each followed, when the column has an
 // existing_rows_value, by an UPDATE that gives every row the target already
