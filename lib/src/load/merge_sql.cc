@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "lib/src/load/column_rebuild.h"
 #include "lib/src/load/move_sql.h"
 #include "re_dms/csv_dialect.h"
 
@@ -398,7 +399,7 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
     // convert through the text form, which is what the stream carries. Any
     // batch, not only kSchemaChange: a run that starts after the change
     // first sees the new type in an ordinary batch.
-    // Redshift can only lengthen VARCHARs, which the loader does on demand.
+    // Redshift: see column_rebuild.h.
     for (const ColumnDef& column : batch.columns) {
       const TargetColumn* current = FindColumn(*existing, column.name);
       const std::string wanted = PostgresTypeFor(column.type);
@@ -409,6 +410,12 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
           absl::StrCat("ALTER TABLE ", target, " ALTER COLUMN ", name, " TYPE ", wanted,
                        " USING CAST(CAST(", name, " AS text) AS ", wanted, ")")));
     }
+  }
+  if (IsRedshift(dialect)) {
+    absl::StatusOr<std::vector<Statement>> rebuilds =
+        RebuildChangedColumns(options.type_mapping, batch, *existing);
+    if (!rebuilds.ok()) return rebuilds.status();
+    for (Statement& statement : *rebuilds) statements.push_back(std::move(statement));
   }
   if (batch.kind == Batch::Kind::kSchemaChange && options.drop_removed_columns) {
     for (const TargetColumn& column : *existing) {
