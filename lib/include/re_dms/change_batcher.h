@@ -16,8 +16,10 @@
 // of the row in the same batch; otherwise the row's upsert omits the column
 // (RowGroup), so the loader leaves the target's value alone. A TOASTed value
 // never becomes NULL. A key change whose unchanged-TOAST value cannot be
-// filled is an error naming the fix (REPLICA IDENTITY FULL): the row moves to
-// a key that does not exist in the target, so "leave it alone" has no meaning.
+// filled moves the row (Batch::moves): the new key has no row in the target
+// to leave alone, but the target's row at the old key (as of the previous
+// batch, hence moves chained within a batch name their first key) holds the
+// value, and the loader copies it from there.
 //
 // Merging by key relies on keys being unique after every statement, which
 // holds for the keys KeyColumns reports (immediate primary keys and replica
@@ -68,6 +70,18 @@
 // also holds part of the next one. sequence counts commits from 1 (0: none
 // completed yet). The LSN stays unset: test_decoding's text does not carry
 // one.
+//
+// Tables the source no longer has (KeyColumns answers NotFound: dropped or
+// renamed after the change was written) never fail the batcher. A table
+// seen earlier in the run keeps its key. One met only now is keyless (its
+// inserts replicate) until a delete's tuple or an update's old-key tuple
+// names its key columns (a barrier, like a new shape; a tuple of every known
+// column is a REPLICA IDENTITY FULL row, and the table stays a multiset).
+// Changes that cannot be placed (an update that keeps its key while the key
+// is unknown, a delete without the learned key) are skipped. on_warning
+// hears of each once per table and kind, with the table and position.
+// SourceDropPolicy::kDrop emits a kDropTable batch instead and skips the
+// table's remaining changes.
 //
 // Ignored by design: kMessage records (logical messages carry no rows) and
 // changes of tables the filter excludes. Errors: two-phase and streamed
