@@ -308,5 +308,32 @@ TEST_F(SourceChangesPgTest, RenamedTableDoesNotStopAndSaysWhatItCannotKnow) {
   EXPECT_EQ(Rows(*target_, "rn2"), (std::vector<TextRow>{{std::string("(3,c)")}}));
 }
 
+// Without DDL capture the stream does not say that the table was re-created:
+// the old table's changes must not be read with the new table's key (they
+// do not even show its column), and nothing stops.
+TEST_F(SourceChangesPgTest, TableRecreatedWithAnotherKeyDoesNotMixTheKeys) {
+  batcher_options_.on_source_drop = SourceDropPolicy::kDrop;  // Not for a re-created table.
+  const std::string stream = Capture({
+      "CREATE TABLE rc (id int PRIMARY KEY, v text)",
+      "INSERT INTO rc VALUES (1, 'a'), (2, 'b')",
+      "DELETE FROM rc WHERE id = 1",
+      "DROP TABLE rc",
+      "CREATE TABLE rc (k text PRIMARY KEY, n int)",
+      "INSERT INTO rc VALUES ('x', 5)",
+      "UPDATE rc SET n = 6",
+  });
+  absl::Status status = Replicate(stream);
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_FALSE(warnings_.empty());
+  EXPECT_THAT(warnings_[0], HasSubstr("dropped and re-created"));
+  absl::StatusOr<std::vector<TextRow>> rows =
+      target_->Query("SELECT id::text, v, k, n::text FROM public.rc ORDER BY id");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  // The old table's rows as the stream left them, and the new table's.
+  EXPECT_EQ(*rows, (std::vector<TextRow>{
+                       {std::string("2"), std::string("b"), std::nullopt, std::nullopt},
+                       {std::nullopt, std::nullopt, std::string("x"), std::string("6")}}));
+}
+
 }  // namespace
 }  // namespace re_dms

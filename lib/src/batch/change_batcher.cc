@@ -151,6 +151,9 @@ class ChangeBatcher::Table {
   bool key_from_stream = false;
   // Gone, SourceDropPolicy::kDrop: the target's drop has been emitted.
   bool dropped = false;
+  // Gone because the source's table of this name is another one (re-created
+  // since): never dropped, since the source has a table of the name.
+  bool recreated = false;
   uint32_t warned = 0;  // Warnings given, one bit per kind (ChangeBatcher::Warn).
   // Ordinal of the last transaction in which the catalog confirmed the
   // columns of a keyless table's old row (see ChangeBatcher::ConfirmColumns).
@@ -747,7 +750,17 @@ absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vecto
   for (const Column& column : record.columns) {
     columns.push_back(ColumnDef{std::string(column.name), std::string(column.type)});
   }
-  if (!table->columns_known()) return table->Reshape(std::move(columns), table->key());
+  if (!table->columns_known()) {
+    absl::Status reshaped = table->Reshape(columns, table->key());
+    if (reshaped.ok() || table->gone) return reshaped;
+    // The catalog's key is not among the columns this change shows: the
+    // source's table of this name was dropped and re-created since. Its key
+    // must not be applied to the old table's changes.
+    table->SetKey(TableKey{});
+    table->recreated = true;
+    SourceGone(record, record.table, table);
+    return table->Reshape(std::move(columns), table->key());
+  }
 
   keys_->Invalidate(record.table.schema, record.table.name);
   absl::StatusOr<TableKey> key = keys_->Lookup(record.table.schema, record.table.name);
@@ -757,6 +770,10 @@ absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vecto
     key = table->key();
   }
   if (!key.ok()) return key.status();
+  if (table->recreated) {
+    // The re-created table's own changes have begun: its catalog key fits.
+    table->gone = table->recreated = table->key_from_stream = false;
+  }
   return ChangeColumns(std::move(columns), *std::move(key), table, ready);
 }
 
@@ -984,6 +1001,17 @@ void ChangeBatcher::SourceGone(const Record& record, TableRef source, Table* tab
   table->gone = true;
   if (!table->key_known()) table->SetKey(TableKey{});
   const bool drop = options_.on_source_drop == SourceDropPolicy::kDrop;
+  if (table->recreated) {
+    Warn(table, kWarnedGone,
+         absl::StrCat(Where(record, source), ": the source's table ",
+                      QuotedTableName(source.schema, source.name),
+                      " is not the one this change was written for (its key columns are not "
+                      "among the change's): it was dropped and re-created since. Until the new "
+                      "table's changes begin, the old one's are applied as for a dropped table, "
+                      "as far as the stream identifies their rows; the target table then holds "
+                      "the rows of both, re-sync it if that matters."));
+    return;
+  }
   Warn(table, kWarnedGone,
        absl::StrCat(
            Where(record, source), ": table ", QuotedTableName(source.schema, source.name),
@@ -999,7 +1027,7 @@ void ChangeBatcher::SourceGone(const Record& record, TableRef source, Table* tab
 
 absl::StatusOr<bool> ChangeBatcher::ApplicableToGone(const Record& record, Table* table,
                                                      std::vector<Batch>* ready) {
-  if (options_.on_source_drop == SourceDropPolicy::kDrop) {
+  if (options_.on_source_drop == SourceDropPolicy::kDrop && !table->recreated) {
     if (!table->dropped) {
       buffered_bytes_ -= table->bytes();
       table->Discard(/*keep_memory=*/false);
