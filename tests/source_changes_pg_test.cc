@@ -111,6 +111,9 @@ class SourceChangesPgTest : public ::testing::Test {
       if (!staged.ok()) return staged.status();
       status = uploader_->Upload(&*staged);
       if (status.ok()) status = (*loader)->Apply(*staged);
+      // A replay, as after a crash between load and acknowledgement (no LSN:
+      // the loader cannot skip it).
+      if (status.ok() && apply_twice_) status = (*loader)->Apply(*staged);
       if (!status.ok()) return status;
     }
     return absl::OkStatus();
@@ -145,6 +148,7 @@ class SourceChangesPgTest : public ::testing::Test {
   std::string bucket_;
   std::unique_ptr<S3Uploader> uploader_;
   BatcherOptions batcher_options_;
+  bool apply_twice_ = false;  // Apply every batch twice (Replicate).
   std::vector<std::string> warnings_;
 };
 
@@ -172,7 +176,7 @@ TEST_F(SourceChangesPgTest, KeyChangeOverUnchangedToastMovesTheRow) {
   ExpectEqual("moved");
 }
 
-TEST_F(SourceChangesPgTest, MovesInsideOneBatchAndReplayedBatchesStayExact) {
+TEST_F(SourceChangesPgTest, MovesThatSwapKeysInsideOneBatch) {
   const std::string stream = Capture({
       "CREATE TABLE swap (id int PRIMARY KEY, big text)",
       "ALTER TABLE swap ALTER big SET STORAGE EXTERNAL",
@@ -187,6 +191,30 @@ TEST_F(SourceChangesPgTest, MovesInsideOneBatchAndReplayedBatchesStayExact) {
   absl::Status status = Replicate(moves);
   ASSERT_TRUE(status.ok()) << status;
   ExpectEqual("swap");
+}
+
+// A replayed batch finds no row at the old key: the moved row stays as the
+// first application left it, and its partial upsert is idempotent; also
+// when it moved into a key freed in the same batch. (Not replay-safe, see
+// README: a batch that moves a row away and then inserts a new row at the
+// old key, and a cycle of moves.)
+TEST_F(SourceChangesPgTest, ReplayedMoveChangesNothing) {
+  const std::string stream = Capture({
+      "CREATE TABLE replayed (id int PRIMARY KEY, n int, big text)",
+      "ALTER TABLE replayed ALTER big SET STORAGE EXTERNAL",
+      absl::StrCat("INSERT INTO replayed SELECT g, g, ", kToastedValue,
+                   " || g FROM generate_series(1, 3) g"),
+  });
+  ASSERT_TRUE(Replicate(stream).ok());
+  apply_twice_ = true;
+  const std::string moves = Capture({
+      "BEGIN; UPDATE replayed SET id = 10, n = 0 WHERE id = 1; "
+      "UPDATE replayed SET id = 11 WHERE id = 10; DELETE FROM replayed WHERE id = 3; "
+      "UPDATE replayed SET id = 3 WHERE id = 2; COMMIT",
+  });
+  absl::Status status = Replicate(moves);
+  ASSERT_TRUE(status.ok()) << status;
+  ExpectEqual("replayed");
 }
 
 TEST_F(SourceChangesPgTest, DroppedTableDoesNotStopTheOthers) {
