@@ -532,7 +532,6 @@ absl::Status Replication::Start() {
 
   PipelineOptions options;
   options.batcher = config_.batcher;
-  options.batcher.on_warning = [this](const absl::Status& status) { log_->Warn(status.message()); };
   options.workers = config_.workers;
   options.target_schema = config_.target_schema;
   options.delete_uploaded = config_.delete_uploaded;

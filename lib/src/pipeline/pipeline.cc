@@ -499,8 +499,12 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(PipelineOptions optio
         absl::StrCat("Pipeline: workers (", options.workers, ") and max_batches_in_flight (",
                      options.max_batches_in_flight, ") must be at least 1"));
   }
+  BatcherOptions batcher_options = options.batcher;
+  // The batcher's warnings (tables the source no longer has) go where the
+  // pipeline's own do, unless the caller routed them elsewhere.
+  if (!batcher_options.on_warning) batcher_options.on_warning = options.on_warning;
   absl::StatusOr<std::unique_ptr<ChangeBatcher>> batcher =
-      ChangeBatcher::Create(options.batcher, components.keys);
+      ChangeBatcher::Create(std::move(batcher_options), components.keys);
   if (!batcher.ok()) return batcher.status();
   std::vector<std::unique_ptr<Loader>> loaders;
   for (int i = 0; i < options.workers; ++i) {
