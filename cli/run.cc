@@ -71,6 +71,7 @@ ABSL_FLAG(std::string, flush_bytes, "64MiB", "see --help");
 ABSL_FLAG(std::vector<std::string>, include_tables, {}, "see --help");
 ABSL_FLAG(std::vector<std::string>, exclude_tables, {}, "see --help");
 ABSL_FLAG(std::string, partition_pattern, "", "see --help");
+ABSL_FLAG(std::string, on_source_drop, "keep", "see --help");
 ABSL_FLAG(std::string, compression, "zstd", "see --help");
 ABSL_FLAG(std::string, spool_dir, "", "see --help");
 ABSL_FLAG(std::string, log_format, "text", "see --help");
@@ -150,6 +151,11 @@ Tables:
   --exclude-tables=GLOBS   Globs of tables to skip; they win over includes.
   --partition-pattern=RE   Regular expression cut from partition names so that
                            all partitions load into one table, e.g. '_p\d+$'.
+  --on-source-drop=keep|drop
+                           A table the source no longer has (dropped or renamed
+                           before re_dms read its changes): keep its target
+                           table and rows, applying what the stream identifies
+                           exactly, or drop the target table. Default keep.
 
 S3 staging:
   --s3-bucket=NAME         Bucket for the staged files. Required.
@@ -235,6 +241,7 @@ constexpr FlagInfo kFlags[] = {
     {"include_tables", "'public.*,sales.order_*'"},
     {"exclude_tables", "'public.tmp_*'"},
     {"partition_pattern", "'_p\\d+$'"},
+    {"on_source_drop", "keep"},
     {"s3_bucket", "my-staging-bucket"},
     {"s3_prefix", "re_dms"},
     {"s3_region", "us-east-1"},
@@ -589,6 +596,15 @@ absl::StatusOr<Config> ValidatedConfig() {
   config.batcher.tables.include = absl::GetFlag(FLAGS_include_tables);
   config.batcher.tables.exclude = absl::GetFlag(FLAGS_exclude_tables);
   config.batcher.tables.partition_suffix = absl::GetFlag(FLAGS_partition_pattern);
+  const std::string on_source_drop = absl::GetFlag(FLAGS_on_source_drop);
+  if (on_source_drop == "keep") {
+    config.batcher.on_source_drop = SourceDropPolicy::kKeep;
+  } else if (on_source_drop == "drop") {
+    config.batcher.on_source_drop = SourceDropPolicy::kDrop;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--on-source-drop=", on_source_drop, ": expected keep or drop"));
+  }
   absl::StatusOr<TableFilter> filter = TableFilter::Create(config.batcher.tables);
   if (!filter.ok()) {
     return ValueError("partition_pattern", config.batcher.tables.partition_suffix,

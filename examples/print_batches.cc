@@ -53,12 +53,14 @@ class PrintingLoader : public re_dms::Loader {
 
   absl::Status Apply(const re_dms::StagedBatch& staged) override {
     const re_dms::Batch& batch = staged.batch;
-    static constexpr const char* kKinds[] = {"rows", "truncate", "schema change"};
+    static constexpr const char* kKinds[] = {"rows", "truncate", "schema change", "drop table"};
     std::string text = absl::StrCat(batch.schema, ".", batch.table, " batch ", batch.sequence,
                                     " (through commit #", batch.position.sequence,
                                     "): ", kKinds[static_cast<int>(batch.kind)], "\n");
     for (const re_dms::StagedFile& file : staged.files) {
-      const char* role = file.role == re_dms::StagedFile::Role::kDelete ? "delete" : "upsert";
+      const char* role = file.role == re_dms::StagedFile::Role::kDelete ? "delete"
+                         : file.role == re_dms::StagedFile::Role::kMove ? "move"
+                                                                        : "upsert";
       std::string csv;
       for (const std::string& path : file.local_paths) {
         absl::Status read =

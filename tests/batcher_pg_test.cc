@@ -128,8 +128,14 @@ class ReferenceApplier {
         return db_->Exec(absl::StrCat("TRUNCATE ", table));
       case Batch::Kind::kSchemaChange:
         return Reshape(table, batch);
+      case Batch::Kind::kDropTable:
+        return db_->Exec(absl::StrCat("DROP TABLE IF EXISTS ", table));
       case Batch::Kind::kRows:
         break;
+    }
+    if (!batch.moves.empty()) {
+      // Moves copy values only a target holds; this workload never needs one.
+      return absl::UnimplementedError(absl::StrCat(batch.table, ": a move row"));
     }
     std::string sql = "BEGIN;";
     for (const std::vector<Datum>& row : batch.deletes) {

@@ -19,6 +19,7 @@
 namespace re_dms {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // A value in a test row: text, NULL, or unchanged-TOAST.
@@ -51,11 +52,14 @@ std::string Render(const Batch& batch) {
       }
       return absl::StrCat(out, "SCHEMA ", absl::StrJoin(columns, ","));
     }
+    case Batch::Kind::kDropTable:
+      return absl::StrCat(out, "DROP");
     case Batch::Kind::kRows:
       break;
   }
   std::vector<std::string> parts;
   for (const auto& row : batch.deletes) parts.push_back(absl::StrCat("-", Render(row)));
+  for (const auto& move : batch.moves) parts.push_back(absl::StrCat(">", Render(move)));
   for (const RowGroup& group : batch.upserts) {
     std::vector<std::string> names;
     for (int i : group.columns) names.push_back(batch.columns[i].name);
@@ -290,13 +294,17 @@ TEST_F(BatcherTest, MergeRulesOfKeyedTable) {
       {"key change filled from an earlier change",
        {I(1, x, big), K(1, 2, y, kToast)},
        {"public.t#1 -('1') " + full + "('2','y','" + big.text + "')"}},
-      {"key change with unknown TOAST value is an error",
+      // Move row: (new key, old key); the partial upsert sets what changed.
+      {"key change with unknown TOAST value moves the row",
        {K(1, 2, y, kToast)},
-       {"FAILED_PRECONDITION: update on table \"public\".\"t\" (xid 700, line 2, byte offset 200): "
-        "UPDATE changed the row's key, and its column \"b\" is an unchanged TOAST value that "
-        "neither "
-        "the logged old row nor an earlier change in the batch holds; run `ALTER TABLE "
-        "\"public\".\"t\" REPLICA IDENTITY FULL` so PostgreSQL logs it"}},
+       {"public.t#1 -('1') >('2','1') +{id,a}('2','y')"}},
+      {"moved twice: moved from the first key",
+       {K(1, 2, y, kToast), K(2, 3, x, kToast)},
+       {"public.t#1 -('1') -('2') >('3','1') +{id,a}('3','x')"}},
+      {"moved, then deleted: no move", {K(1, 2, y, kToast), D(2)}, {"public.t#1 -('1') -('2')"}},
+      {"moved, then its TOAST value set: full row",
+       {K(1, 2, y, kToast), U(2, x, big)},
+       {"public.t#1 -('1') >('2','1') " + full + "('2','x','" + big.text + "')"}},
       {"update after delete is an error",
        {D(1), U(1, x, y)},
        {"INVALID_ARGUMENT: update on table \"public\".\"t\" (xid 700, line 3, byte offset 300): "
@@ -643,11 +651,34 @@ TEST_F(BatcherTest, TwoPhaseAndStreamingAreErrorsMessagesAreIgnored) {
   EXPECT_TRUE(ready_.empty());
 }
 
-TEST_F(BatcherTest, UnknownTableNamesTheTable) {
-  Make();
-  std::vector<std::string> result = OneTransaction({I(1, V("a"), V("b"), "nope")});
-  ASSERT_EQ(result.size(), 1u);
-  EXPECT_THAT(result[0], HasSubstr("NOT_FOUND: insert on table \"public\".\"nope\" (xid 700"));
+// A table the source no longer has (dropped, or renamed, since): keyless until
+// a delete names its key; an update that keeps its key before that is
+// skipped, with one warning per kind, naming table and position.
+TEST_F(BatcherTest, TableTheSourceNoLongerHasIsKeptAsFarAsTheStreamSays) {
+  BatcherOptions options;
+  std::vector<std::string> warnings;
+  options.on_warning = [&](const absl::Status& status) {
+    warnings.push_back(std::string(status.message()));
+  };
+  Make(options);
+  std::vector<std::string> result = OneTransaction(
+      {I(1, V("a"), V("b"), "nope"), U(1, V("x"), V("y"), "nope"), U(1, V("z"), V("y"), "nope"),
+       D(1, "nope"), I(2, V("c"), V("d"), "nope"), U(2, V("e"), V("d"), "nope")});
+  EXPECT_THAT(result, ElementsAre("public.nope#1 +{id,a,b}('1','a','b')",
+                                  "public.nope#2 -('1') +{id,a,b}('2','e','d')"));
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_THAT(warnings[0], HasSubstr("insert on table \"public\".\"nope\" (xid 700, line 1,"));
+  EXPECT_THAT(warnings[0], HasSubstr("no longer exists in the source"));
+  EXPECT_THAT(warnings[1], HasSubstr("update on table \"public\".\"nope\" (xid 700, line 2,"));
+  EXPECT_THAT(warnings[1], HasSubstr("skipped"));
+}
+
+TEST_F(BatcherTest, TableTheSourceNoLongerHasIsDroppedWithThePolicy) {
+  BatcherOptions options;
+  options.on_source_drop = SourceDropPolicy::kDrop;
+  Make(options);
+  EXPECT_THAT(OneTransaction({I(1, V("a"), V("b"), "nope"), D(1, "nope")}),
+              ElementsAre("public.nope#1 DROP"));
 }
 
 TEST_F(BatcherTest, FiltersAndPartitionRename) {

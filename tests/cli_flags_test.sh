@@ -73,6 +73,7 @@ expect_usage_error '--source: not a valid conninfo: invalid URI query parameter'
   --source="postgresql://u:hunter2@db/app?hunter3=x" --target="$DEAD" --s3-bucket=bucket --s3-region=us-east-1
 [[ "$ERR" != *hunter* ]] || fail "conninfo error shows the password: $ERR"
 expect_usage_error "--partition-pattern" "${REQUIRED[@]}" '--partition-pattern=(unclosed'
+expect_usage_error "--on-source-drop=forget: expected keep or drop" "${REQUIRED[@]}" --on-source-drop=forget
 expect_usage_error "--spool-dir=/nonexistent/dir: not a directory" "${REQUIRED[@]}" --spool-dir=/nonexistent/dir
 expect_usage_error "--s3-prefix needs a value" "${REQUIRED[@]}" --s3-prefix
 expect_usage_error "no AWS region" --source="$DEAD" --target="$DEAD" --s3-bucket=bucket
@@ -125,7 +126,7 @@ done
 for flag in source target target-schema target-dialect s3-bucket s3-prefix s3-region \
             s3-endpoint iam-role flush-interval flush-rows flush-bytes include-tables \
             exclude-tables partition-pattern compression spool-dir log-format workers \
-            delete-uploaded lock-timeout statement-timeout s3-ca-file; do
+            delete-uploaded lock-timeout statement-timeout s3-ca-file on-source-drop; do
   [[ "$HELP" == *"--$flag"* ]] || fail "--help does not describe --$flag"
 done
 # `inspect` is still a subcommand.

@@ -389,5 +389,41 @@ TEST(MergeSqlTest, VarcharLengthReadsCatalogTypes) {
   EXPECT_EQ(VarcharLength("text"), std::nullopt);
 }
 
+// A source ALTER COLUMN TYPE that Redshift cannot do in place (only VARCHARs
+// lengthen): add, copy with a cast, drop, rename, in the batch transaction.
+TEST(MergeSqlGoldenTest, RedshiftRebuildsAColumnWhoseTypeChanged) {
+  Batch batch = OrdersBatch();
+  batch.kind = Batch::Kind::kSchemaChange;
+  batch.columns[1].type = "integer";  // customer: text -> int USING
+  batch.columns[2].type = "bigint";   // total: numeric -> bigint
+  absl::StatusOr<std::vector<Statement>> plan =
+      PlanSchema(RoleOptions(), TargetDialect::kRedshift, batch, RedshiftOrders());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ExpectGolden("redshift_column_rebuild.sql", Render(*plan));
+}
+
+TEST(MergeSqlGoldenTest, RedshiftKeyColumnTypeChangeIsAnErrorNamingTheColumn) {
+  Batch batch = OrdersBatch();
+  batch.columns[0].type = "text";
+  absl::StatusOr<std::vector<Statement>> plan =
+      PlanSchema(RoleOptions(), TargetDialect::kRedshift, batch, RedshiftOrders());
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().message(),
+            "table \"sales\".\"Orders\" column \"id\": the source changed the key column's type "
+            "to text (target: bigint); Redshift cannot rebuild a key column (DISTKEY/SORTKEY), so "
+            "re-create the target table and re-sync it");
+}
+
+// Move row: the old rows are copied (new key) before anything is deleted.
+TEST(MergeSqlGoldenTest, RedshiftMoveRowBeforeDeletes) {
+  StagedBatch staged = OrdersStaged();
+  staged.files.insert(staged.files.begin() + 1,
+                      File(StagedFile::Role::kMove, {"id", "re_dms_from_id"}, "000000000007-move"));
+  absl::StatusOr<std::vector<Statement>> plan =
+      PlanMerge(RoleOptions(), TargetDialect::kRedshift, staged, RedshiftOrders(), nullptr);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ExpectGolden("redshift_move_row.sql", Render(*plan));
+}
+
 }  // namespace
 }  // namespace re_dms

@@ -12,6 +12,8 @@
 #    line where the input broke, and the target must equal the source as of
 #    the last complete transaction before the break: what came before is
 #    loaded, nothing of the broken transaction is.
+# 3. Tables dropped before re_dms reads their changes, among others: exit 0,
+#    a warning per dropped table, every other table equal to its source.
 #
 # Needs RE_DMS_TEST_PG_CONNINFO, RE_DMS_TEST_PG_BIN and RE_DMS_TEST_S3_ENDPOINT
 # (fails without them). Under Bazel the re_dms binary comes from the data
@@ -231,3 +233,46 @@ compare_snapshot_report "$WORK/before_break" "$(conninfo "${RUN}_garbage")" ||
   fail "after garbage on stdin the target is not the source before the broken transaction"
 
 echo "PASS broken input: clear errors, targets equal the source before the break"
+
+# --- 3. Tables the source no longer has ---------------------------------------
+# A lagging replicator: tables written, then dropped before re_dms reads their
+# changes, among other tables. re_dms must exit 0 with a warning naming each
+# dropped table, and every table the source still has must equal its source.
+SOURCE=${RUN}_drop
+create_database "$SOURCE"
+create_slot "$SOURCE" "${RUN}_drop"
+psql_db "$SOURCE" <<'SQL'
+CREATE TABLE public.kept_a (id int PRIMARY KEY, v text);
+CREATE TABLE public.staging_gone (id int PRIMARY KEY, v text);
+CREATE TABLE public.bag_gone (v text);
+ALTER TABLE public.bag_gone REPLICA IDENTITY FULL;
+CREATE TABLE public.kept_b (id int PRIMARY KEY, v text);
+INSERT INTO public.kept_a VALUES (1, 'a'), (2, 'b');
+INSERT INTO public.staging_gone SELECT g, 'row ' || g FROM generate_series(1, 50) g;
+INSERT INTO public.bag_gone VALUES ('x'), ('x'), (NULL);
+UPDATE public.staging_gone SET v = 'changed' WHERE id <= 10;
+DELETE FROM public.staging_gone WHERE id > 40;
+UPDATE public.staging_gone SET id = id + 100 WHERE id <= 5;
+DELETE FROM public.bag_gone WHERE v = 'x';
+INSERT INTO public.kept_b VALUES (1, 'c');
+UPDATE public.kept_a SET v = 'b2' WHERE id = 2;
+DROP TABLE public.staging_gone;
+DROP TABLE public.bag_gone;
+INSERT INTO public.kept_b VALUES (2, 'd');
+DELETE FROM public.kept_a WHERE id = 1;
+SQL
+psql_db "$SOURCE" -At -c "SELECT data FROM pg_logical_slot_get_changes('${RUN}_drop', NULL, NULL,
+  'include-timestamp', '1')" >"$WORK/dropped"
+create_database "${RUN}_drop_tgt"
+re_dms_args "${RUN}_drop_tgt" dropped
+"$RE_DMS" "${ARGS[@]}" --flush-rows=1 <"$WORK/dropped" 2>"$WORK/dropped.log" && rc=0 || rc=$?
+((rc == 0)) || fail "re_dms exited $rc on a stream of tables dropped since: $(tail -n 5 "$WORK/dropped.log")"
+for table in staging_gone bag_gone; do
+  grep -q "\"public\".\"$table\" no longer exists in the source" "$WORK/dropped.log" ||
+    fail "no warning names the dropped table $table: $(tail -n 5 "$WORK/dropped.log")"
+done
+compare_all_equal "$(conninfo "$SOURCE")" "$(conninfo "${RUN}_drop_tgt")" || {
+  compare_report "$(conninfo "$SOURCE")" "$(conninfo "${RUN}_drop_tgt")" || true
+  fail "with dropped tables in the stream, the other tables differ from their source"
+}
+echo "PASS dropped tables: exit 0, warned, every other table equals its source"

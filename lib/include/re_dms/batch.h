@@ -67,6 +67,9 @@ struct Batch {
     kRows,          // Deletes and upserts.
     kTruncate,      // TRUNCATE of the table, ordered among its batches.
     kSchemaChange,  // The table's column set changed; `columns` is the new set.
+    // The source no longer has the table and SourceDropPolicy::kDrop says to
+    // drop the target table too.
+    kDropTable,
   };
 
   // The target table (after any partition-to-parent rename), unquoted.
@@ -98,6 +101,14 @@ struct Batch {
   // replaces the row.
   std::vector<std::vector<Datum>> deletes;
   std::vector<RowGroup> upserts;
+  // kRows, keyed tables: "move row". A key change whose unchanged-TOAST
+  // values the stream never showed (the row's insert was in an earlier batch
+  // and the old row was not logged in full): only the target holds them.
+  // Each entry is the new key's values, then the old key's (key_columns order
+  // each). Before the deletes, the loader copies the target's row at the old
+  // key to the new key; the new key's partial upsert then sets what changed,
+  // and the old key's delete removes the original.
+  std::vector<std::vector<Datum>> moves;
 
   // kTruncate.
   bool restart_seqs = false;

@@ -16,8 +16,10 @@
 // of the row in the same batch; otherwise the row's upsert omits the column
 // (RowGroup), so the loader leaves the target's value alone. A TOASTed value
 // never becomes NULL. A key change whose unchanged-TOAST value cannot be
-// filled is an error naming the fix (REPLICA IDENTITY FULL): the row moves to
-// a key that does not exist in the target, so "leave it alone" has no meaning.
+// filled moves the row (Batch::moves): the new key has no row in the target
+// to leave alone, but the target's row at the old key (as of the previous
+// batch, hence moves chained within a batch name their first key) holds the
+// value, and the loader copies it from there.
 //
 // Merging by key relies on keys being unique after every statement, which
 // holds for the keys KeyColumns reports (immediate primary keys and replica
@@ -64,13 +66,27 @@
 // form a group as above.
 //
 // A table whose buffered changes cancel out (insert, then delete) yields no
-// batch: sequences count emitted batches only.
+// batch (sequences count emitted batches only), except when it would be the
+// table's first: that one is emitted without rows, so every table the stream
+// mentions exists in the target, as it does in the source.
 //
 // Position. Each batch's SourcePosition is the last commit whose changes to
 // the table it (with its group) holds: every change of the table up to that
 // commit is in this batch or an earlier one. sequence counts commits from 1
 // (0: none completed yet); lsn is the commit's end LSN when the records
 // carry one (Record::lsn), so positions compare across runs.
+//
+// Tables the source no longer has (KeyColumns answers NotFound: dropped or
+// renamed after the change was written) never fail the batcher. A table
+// seen earlier in the run keeps its key. One met only now is keyless (its
+// inserts replicate) until a delete's tuple or an update's old-key tuple
+// names its key columns (a barrier, like a new shape; a tuple of every known
+// column is a REPLICA IDENTITY FULL row, and the table stays a multiset).
+// Changes that cannot be placed (an update that keeps its key while the key
+// is unknown, a delete without the learned key) are skipped. on_warning
+// hears of each once per table and kind, with the table and position.
+// SourceDropPolicy::kDrop emits a kDropTable batch instead and skips the
+// table's remaining changes.
 //
 // Ignored by design: kMessage records (logical messages carry no rows) and
 // changes of tables the filter excludes. Errors: two-phase and streamed
@@ -104,6 +120,13 @@
 
 namespace re_dms {
 
+// What the target table of a source table that no longer exists becomes (see
+// "Tables the source no longer has" above).
+enum class SourceDropPolicy {
+  kKeep,  // Keep it and its rows; apply what the stream identifies exactly.
+  kDrop,  // Drop it: the stream's remaining changes to the table are skipped.
+};
+
 struct BatcherOptions {
   // Flush a table at a commit once it holds this many rows...
   uint64_t max_rows = 1'000'000;
@@ -119,6 +142,10 @@ struct BatcherOptions {
   // FlushExpired() emits a table whose oldest buffered change is this old.
   absl::Duration max_age = absl::Seconds(60);
   TableFilterOptions tables;
+  SourceDropPolicy on_source_drop = SourceDropPolicy::kKeep;
+  // Problems that do not stop the batcher, once per table and kind (e.g. the
+  // changes of a dropped table that cannot be applied exactly).
+  std::function<void(const absl::Status&)> on_warning;
   // When a change was buffered, for max_age.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   // Asked once per target table, when the batcher first sees it: the LSN
@@ -212,6 +239,17 @@ class ChangeBatcher {
   const SourcePosition& batch_position() const {
     return in_transaction_ ? open_position_ : position_;
   }
+  // KeyColumns does not know the table any more (dropped or renamed since):
+  // marks it gone (keyless until the stream names its key) and warns.
+  void SourceGone(const Record& record, TableRef source, Table* table);
+  // Whether a gone table's change can be applied exactly, learning the key
+  // from the tuples that name it; kDrop emits the target's drop instead. A
+  // change that cannot be applied is skipped (false) with a warning.
+  absl::StatusOr<bool> ApplicableToGone(const Record& record, Table* table,
+                                        std::vector<Batch>* ready);
+  // options_.on_warning, once per table and `kind` (a kWarned* bit).
+  static constexpr uint32_t kWarnedGone = 1, kWarnedUpdate = 2, kWarnedDelete = 4;
+  void Warn(Table* table, uint32_t kind, std::string message);
   // Error context: table, xid, line and byte offset of `record`.
   std::string Where(const Record& record, TableRef table) const;
 

@@ -131,7 +131,9 @@ struct PipelineOptions {
   std::function<void(const SourcePosition&)> on_durable;
   // Called after each batch is loaded, from a load worker.
   std::function<void(const StagedBatch&, absl::Duration load_time)> on_loaded;
-  // Problems that do not stop the pipeline (e.g. deleting uploaded objects).
+  // Problems that do not stop the pipeline (e.g. deleting uploaded objects,
+  // changes of a dropped table that are skipped; the latter from the reading
+  // thread, unless BatcherOptions::on_warning is set).
   std::function<void(const absl::Status&)> on_warning;
 
   // The clock for flush ages and lag.

@@ -15,10 +15,13 @@ namespace re_dms {
 
 enum class Compression { kNone, kGzip, kZstd };
 
-// One data set of a batch: the deletes, or one RowGroup of upserts, as CSV
-// split into one or more parts.
+// One data set of a batch: the deletes, one RowGroup of upserts, or the
+// moves, as CSV split into one or more parts.
 struct StagedFile {
-  enum class Role { kUpsert, kDelete };
+  // kMove: the key columns (new key), then each key column again prefixed
+  // with kMoveFromPrefix (old key); see Batch::moves.
+  enum class Role { kUpsert, kDelete, kMove };
+  static constexpr const char* kMoveFromPrefix = "re_dms_from_";
   Role role = Role::kUpsert;
   // Column names in the order the CSV holds them (no header line).
   std::vector<std::string> columns;

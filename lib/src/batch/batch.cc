@@ -3,7 +3,7 @@
 namespace re_dms {
 
 size_t Batch::row_count() const {
-  size_t rows = deletes.size();
+  size_t rows = deletes.size() + moves.size();
   for (const RowGroup& group : upserts) rows += group.rows.size();
   return rows;
 }

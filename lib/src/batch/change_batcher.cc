@@ -148,6 +148,17 @@ class ChangeBatcher::Table {
   // The target already holds every commit up to this LSN (its checkpoint
   // when the table was first seen): replayed transactions are skipped.
   std::optional<uint64_t> applied_through;
+  // The source no longer has the table (see ChangeBatcher::SourceGone).
+  bool gone = false;
+  // Gone: the key has been taken from the stream (a delete's or an old-key
+  // tuple's columns).
+  bool key_from_stream = false;
+  // Gone, SourceDropPolicy::kDrop: the target's drop has been emitted.
+  bool dropped = false;
+  // Gone because the source's table of this name is another one (re-created
+  // since): never dropped, since the source has a table of the name.
+  bool recreated = false;
+  uint32_t warned = 0;  // Warnings given, one bit per kind (ChangeBatcher::Warn).
   // Ordinal of the last transaction in which the catalog confirmed the
   // columns of a keyless table's old row (see ChangeBatcher::ConfirmColumns).
   uint64_t columns_confirmed_in = 0;
@@ -240,7 +251,29 @@ class ChangeBatcher::Table {
     }
     entry.state = State::kUpsert;
     entry.first_value = Store(row.data());
+    entry.moved_from = absl::string_view();
     return absl::OkStatus();
+  }
+
+  // A key change to `key` whose unchanged-TOAST values only the target's row
+  // at `origin` holds: inserts the row's known values under `key` and
+  // records the move (see Batch::moves).
+  absl::Status Move(absl::string_view key, const std::vector<Value>& row, absl::string_view origin,
+                    absl::Time now) {
+    absl::Status inserted = Insert(key, row, now);
+    if (!inserted.ok()) return inserted;
+    const std::string copy(origin);  // `origin` may point into scratch that Copy reuses.
+    entries_[index_.find(key)->second].moved_from = Copy(copy);
+    return absl::OkStatus();
+  }
+
+  // Where the target holds the unchanged-TOAST values of the pending row at
+  // `key`: the key the row was moved from in this batch, else `key` itself.
+  absl::string_view Origin(absl::string_view key) const {
+    auto it = index_.find(key);
+    if (it == index_.end()) return key;
+    const Entry& entry = entries_[it->second];
+    return entry.state == State::kUpsert && !entry.moved_from.empty() ? entry.moved_from : key;
   }
 
   // Fills unchanged-TOAST values of `row` from the pending upsert of the key.
@@ -271,6 +304,7 @@ class ChangeBatcher::Table {
     // re-inserts it there, so "absent before the batch" cannot be assumed.
     entry.state = State::kDelete;
     entry.first_value = kNoValues;
+    entry.moved_from = absl::string_view();
     return absl::OkStatus();
   }
 
@@ -294,8 +328,10 @@ class ChangeBatcher::Table {
       EmitKeyed(&batch);
     }
     Discard(busy);
-    // An empty batch still ends an open group, whose batches wait for it.
-    if (batch.row_count() > 0 || (group_open_ && !in_transaction)) {
+    // An empty batch still ends an open group, whose batches wait for it; and
+    // the table's first batch is emitted even when empty: the stream
+    // mentioned the table, so the loader creates it in the target.
+    if (batch.row_count() > 0 || sequence_ == 0 || (group_open_ && !in_transaction)) {
       Push(std::move(batch), in_transaction, ready);
     }
   }
@@ -355,6 +391,9 @@ class ChangeBatcher::Table {
     uint32_t first_value = kNoValues;  // Index in values_ of the row (kUpsert).
     State state = State::kNone;
     int64_t count = 0;  // Tables without a key: net copies of the row.
+    // A moved row: the encoded key of the target row that holds its
+    // unchanged-TOAST values (in the arena); empty otherwise.
+    absl::string_view moved_from;
   };
 
   // The entry for `key`; a new one starts as `state`.
@@ -410,6 +449,10 @@ class ChangeBatcher::Table {
         continue;
       }
       if (entry.state != State::kUpsert) continue;
+      if (!entry.moved_from.empty()) {
+        std::vector<Datum>& move = batch->moves.emplace_back(DecodeValues(entry.key));
+        for (Datum& value : DecodeValues(entry.moved_from)) move.push_back(std::move(value));
+      }
       const Value* row = &values_[entry.first_value];
       present.clear();
       for (size_t i = 0; i < columns_.size(); ++i) {
@@ -610,8 +653,13 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& recor
   if (table == nullptr) return table;
   if (!table->key_known()) {
     absl::StatusOr<TableKey> table_key = keys_->Lookup(source.schema, source.name);
-    if (!table_key.ok()) return Annotate(table_key.status(), Where(record, source));
-    table->SetKey(*std::move(table_key));
+    if (absl::IsNotFound(table_key.status())) {
+      SourceGone(record, source, table);
+    } else if (!table_key.ok()) {
+      return Annotate(table_key.status(), Where(record, source));
+    } else {
+      table->SetKey(*std::move(table_key));
+    }
   }
   last_source_ = std::move(key);
   last_table_ = table;
@@ -627,6 +675,11 @@ absl::Status ChangeBatcher::Truncate(const Record& record, std::vector<Batch>* r
     absl::StatusOr<Table*> table = Resolve(record, source);
     if (!table.ok()) return table.status();
     if (*table == nullptr || Replayed(**table)) continue;
+    if ((*table)->gone && options_.on_source_drop == SourceDropPolicy::kDrop) {
+      absl::StatusOr<bool> applicable = ApplicableToGone(record, *table, ready);
+      if (!applicable.ok()) return applicable.status();
+      continue;
+    }
     if ((*table)->name() != source.name) {
       // The target holds every partition's rows; emptying it would lose the others.
       return absl::FailedPreconditionError(absl::StrCat(
@@ -654,9 +707,21 @@ absl::Status ChangeBatcher::Change(const Record& record, std::vector<Batch>* rea
   if (!resolved.ok()) return resolved.status();
   Table* table = *resolved;
   if (table == nullptr || Replayed(*table)) return absl::OkStatus();
+  const bool was_gone = table->gone;
+  if (was_gone) {
+    absl::StatusOr<bool> applicable = ApplicableToGone(record, table, ready);
+    if (!applicable.ok()) return Annotate(applicable.status(), Where(record, record.table));
+    if (!*applicable) return absl::OkStatus();
+  }
 
   bool undo_first_touch = false;
   absl::Status status = Shape(record, table, ready);
+  if (status.ok() && !was_gone && table->gone) {
+    // The table went away since it was last looked up (Shape asked again).
+    absl::StatusOr<bool> applicable = ApplicableToGone(record, table, ready);
+    if (!applicable.ok()) return Annotate(applicable.status(), Where(record, record.table));
+    if (!*applicable) return absl::OkStatus();
+  }
   if (status.ok()) {
     if (table->touched_in != transaction_ordinal_) {
       table->touched_in = transaction_ordinal_;
@@ -744,11 +809,30 @@ absl::Status ChangeBatcher::Shape(const Record& record, Table* table, std::vecto
   for (const Column& column : record.columns) {
     columns.push_back(ColumnDef{std::string(column.name), std::string(column.type)});
   }
-  if (!table->columns_known()) return table->Reshape(std::move(columns), table->key());
+  if (!table->columns_known()) {
+    absl::Status reshaped = table->Reshape(columns, table->key());
+    if (reshaped.ok() || table->gone) return reshaped;
+    // The catalog's key is not among the columns this change shows: the
+    // source's table of this name was dropped and re-created since. Its key
+    // must not be applied to the old table's changes.
+    table->SetKey(TableKey{});
+    table->recreated = true;
+    SourceGone(record, record.table, table);
+    return table->Reshape(std::move(columns), table->key());
+  }
 
   keys_->Invalidate(record.table.schema, record.table.name);
   absl::StatusOr<TableKey> key = keys_->Lookup(record.table.schema, record.table.name);
+  if (absl::IsNotFound(key.status())) {
+    // Gone since: the key re_dms knows is the best there is.
+    if (!table->gone) SourceGone(record, record.table, table);
+    key = table->key();
+  }
   if (!key.ok()) return key.status();
+  if (table->recreated) {
+    // The re-created table's own changes have begun: its catalog key fits.
+    table->gone = table->recreated = table->key_from_stream = false;
+  }
   return ChangeColumns(std::move(columns), *std::move(key), table, ready);
 }
 
@@ -761,6 +845,11 @@ absl::Status ChangeBatcher::ConfirmColumns(const Record& record, Table* table,
   table->columns_confirmed_in = transaction_ordinal_;
   keys_->Invalidate(record.table.schema, record.table.name);
   absl::StatusOr<TableKey> key = keys_->Lookup(record.table.schema, record.table.name);
+  if (absl::IsNotFound(key.status())) {
+    // Gone: no catalog to ask; the old row is read against the known columns.
+    if (!table->gone) SourceGone(record, record.table, table);
+    return absl::OkStatus();
+  }
   if (!key.ok()) return key.status();
   // No columns from the catalog: nothing contradicts the known ones.
   if (key->table_columns.empty() || table->SameColumns(key->table_columns)) {
@@ -852,25 +941,21 @@ absl::Status ChangeBatcher::ApplyToKeyed(const Record& record, Table* table, abs
   if (!record.has_old_key || old_key == key) return table->Update(key, &row, now);
 
   // The key changed: the row leaves its old key for a new one, where nothing
-  // can be "left unchanged", so every value must be known.
+  // can be "left unchanged". Values the batch knows are filled in; the rest
+  // only the target holds, at the row's key as of the last batch: the row
+  // is moved there (Batch::moves).
   if (const Value* before = table->PendingRow(old_key)) {
     for (size_t i = 0; i < row.size(); ++i) {
       if (row[i].kind == ValueKind::kUnchangedToast) row[i] = before[i];
     }
   }
-  for (size_t i = 0; i < row.size(); ++i) {
-    if (row[i].kind == ValueKind::kUnchangedToast) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "UPDATE changed the row's key, and its column \"", columns[i].name,
-          "\" is an unchanged TOAST value that neither the logged old row nor an earlier change "
-          "in the batch holds; run `ALTER TABLE ",
-          QuotedTableName(record.table.schema, record.table.name),
-          " REPLICA IDENTITY FULL` so PostgreSQL logs it"));
-    }
-  }
+  const bool move = std::any_of(row.begin(), row.end(), [](const Value& value) {
+    return value.kind == ValueKind::kUnchangedToast;
+  });
+  const std::string origin(move ? table->Origin(old_key) : absl::string_view());
   absl::Status deleted = table->Delete(old_key, now);
   if (!deleted.ok()) return deleted;
-  return table->Insert(key, row, now);
+  return move ? table->Move(key, row, origin, now) : table->Insert(key, row, now);
 }
 
 absl::Status ChangeBatcher::EncodeOldRow(const std::vector<Column>& tuple, const Table& table,
@@ -978,6 +1063,114 @@ absl::Status ChangeBatcher::FlushAll(std::vector<Batch>* ready) {
     if (table->has_pending()) Flush(table, /*busy=*/false, ready);
   }
   return absl::OkStatus();
+}
+
+// Tables the source no longer has. The stream was written while the table
+// existed; the catalog re_dms asks describes the source as it is now. What
+// the stream itself says about a row is exact: an insert is the whole row, a
+// delete (REPLICA IDENTITY DEFAULT or INDEX) names the key's columns and
+// values, an update's old-key tuple does so when the key changed, and a
+// REPLICA IDENTITY FULL old row is the whole row. So a gone table is keyless
+// (its inserts add rows) until one of those tuples names its key; an update
+// that keeps its key before that cannot be placed and is skipped, with a
+// warning.
+
+void ChangeBatcher::SourceGone(const Record& record, TableRef source, Table* table) {
+  table->gone = true;
+  if (!table->key_known()) table->SetKey(TableKey{});
+  const bool drop = options_.on_source_drop == SourceDropPolicy::kDrop;
+  if (table->recreated) {
+    Warn(table, kWarnedGone,
+         absl::StrCat(Where(record, source), ": the source's table ",
+                      QuotedTableName(source.schema, source.name),
+                      " is not the one this change was written for (its key columns are not "
+                      "among the change's): it was dropped and re-created since. Until the new "
+                      "table's changes begin, the old one's are applied as for a dropped table, "
+                      "as far as the stream identifies their rows; the target table then holds "
+                      "the rows of both, re-sync it if that matters."));
+    return;
+  }
+  Warn(table, kWarnedGone,
+       absl::StrCat(
+           Where(record, source), ": table ", QuotedTableName(source.schema, source.name),
+           " no longer exists in the source: it was dropped or renamed after this change was "
+           "written, and the stream does not say which, nor a new name (a renamed table's later "
+           "changes arrive under its new name, as a new target table). ",
+           drop ? "Its target table is dropped (--on-source-drop=drop) and its remaining changes "
+                  "in the stream are skipped."
+                : "Its target table keeps its rows (--on-source-drop=keep); the changes the stream "
+                  "identifies exactly (inserts; deletes and key changes, which name the key) are "
+                  "applied."));
+}
+
+absl::StatusOr<bool> ChangeBatcher::ApplicableToGone(const Record& record, Table* table,
+                                                     std::vector<Batch>* ready) {
+  if (options_.on_source_drop == SourceDropPolicy::kDrop && !table->recreated) {
+    if (!table->dropped) {
+      buffered_bytes_ -= table->bytes();
+      table->Discard(/*keep_memory=*/false);
+      // The table's last batch: it ends any group the open transaction began,
+      // at that transaction's commit, since nothing of the table follows.
+      table->Push(table->NewBatch(Batch::Kind::kDropTable, batch_position()),
+                  /*in_transaction=*/false, ready);
+      table->dropped = true;
+    }
+    return false;
+  }
+  if (record.kind == RecordKind::kTruncate || record.kind == RecordKind::kInsert) return true;
+  const bool names_row = record.kind == RecordKind::kDelete ||
+                         (record.kind == RecordKind::kUpdate && record.has_old_key);
+  if (names_row && !table->key_from_stream) {
+    const std::vector<Column>& tuple =
+        record.kind == RecordKind::kDelete ? record.columns : record.old_key;
+    std::vector<ColumnDef> tuple_columns;
+    for (const Column& column : tuple) {
+      tuple_columns.push_back(ColumnDef{std::string(column.name), std::string(column.type)});
+    }
+    TableKey key;
+    if (table->columns_known() && table->SameColumns(tuple_columns)) {
+      // Every column: a REPLICA IDENTITY FULL old row, so the rows are a multiset.
+      key.identity = ReplicaIdentity::kFull;
+    } else {
+      for (const ColumnDef& column : tuple_columns) key.columns.push_back(column.name);
+    }
+    // Rows buffered so far were keyless; the key is a barrier like a new shape.
+    if (table->has_pending() && !key.columns.empty()) Flush(table, /*busy=*/false, ready);
+    std::vector<ColumnDef> columns = table->columns_known() ? table->columns() : tuple_columns;
+    absl::Status reshaped = table->Reshape(std::move(columns), std::move(key));
+    if (!reshaped.ok()) return reshaped;
+    table->key_from_stream = true;
+  }
+  if (record.kind == RecordKind::kUpdate && !record.has_old_key && table->keyless()) {
+    Warn(table, kWarnedUpdate,
+         absl::StrCat(Where(record, record.table),
+                      ": skipped, with every later UPDATE of this table that keeps its row's key "
+                      "before a delete or key change names the key: the source no longer has the "
+                      "table, and such an update does not name its key columns. The target's rows "
+                      "may differ from the source's last state of the table; re-sync it if it "
+                      "matters"));
+    return false;
+  }
+  if (record.kind == RecordKind::kDelete && !table->keyless()) {
+    for (const std::string& name : table->key().columns) {
+      if (FindColumn(record.columns, name) != nullptr) continue;
+      Warn(table, kWarnedDelete,
+           absl::StrCat(Where(record, record.table),
+                        ": skipped, with every later DELETE of this "
+                        "table that does not show the key column \"",
+                        name,
+                        "\" the stream named before (the table no longer exists in the source, "
+                        "so its key cannot be confirmed)"));
+      return false;
+    }
+  }
+  return true;
+}
+
+void ChangeBatcher::Warn(Table* table, uint32_t kind, std::string message) {
+  if ((table->warned & kind) != 0) return;
+  table->warned |= kind;
+  if (options_.on_warning) options_.on_warning(absl::FailedPreconditionError(message));
 }
 
 }  // namespace re_dms

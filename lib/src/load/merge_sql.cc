@@ -10,6 +10,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "lib/src/load/column_rebuild.h"
+#include "lib/src/load/move_sql.h"
 #include "re_dms/csv_dialect.h"
 
 namespace re_dms {
@@ -402,6 +404,8 @@ absl::string_view StatementKindName(Statement::Kind kind) {
       return "ANALYZE";
     case Statement::Kind::kMeasure:
       return "measure VARCHAR widths";
+    case Statement::Kind::kMove:
+      return "move row";
     case Statement::Kind::kDelete:
       return "DELETE";
     case Statement::Kind::kInsert:
@@ -423,6 +427,13 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
     const std::optional<std::vector<TargetColumn>>& existing) {
   std::vector<Statement> statements;
   const std::string target = TargetName(batch);
+  if (batch.kind == Batch::Kind::kDropTable) {
+    // Transactional on both dialects, with the checkpoint that records it.
+    if (existing.has_value()) {
+      statements.push_back(Make(Statement::Kind::kSchema, absl::StrCat("DROP TABLE ", target)));
+    }
+    return statements;
+  }
   if (!existing.has_value()) {
     if (batch.columns.empty()) {
       // A TRUNCATE of a table never seen with rows: nothing to create or empty.
@@ -522,10 +533,12 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
              absl::StrCat("UPDATE ", target, " SET ", QuoteIdentifier(column.name), " = ",
                           TypedConstant(options, dialect, column, type, value))));
   }
-  if (batch.kind == Batch::Kind::kSchemaChange && !IsRedshift(dialect)) {
+  if (!IsRedshift(dialect)) {
     // A source column whose type changed (ALTER COLUMN TYPE at the source):
-    // convert through the text form, which is what the stream carries.
-    // Redshift can only lengthen VARCHARs, which the loader does on demand.
+    // convert through the text form, which is what the stream carries. Any
+    // batch, not only kSchemaChange: a run that starts after the change
+    // first sees the new type in an ordinary batch.
+    // Redshift: see column_rebuild.h.
     for (const ColumnDef& column : batch.columns) {
       const TargetColumn* current = FindColumn(*existing, column.name);
       const std::string wanted = PostgresTypeFor(column.type);
@@ -536,6 +549,12 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
                absl::StrCat("ALTER TABLE ", target, " ALTER COLUMN ", name, " TYPE ", wanted,
                             " USING CAST(CAST(", name, " AS text) AS ", wanted, ")")));
     }
+  }
+  if (IsRedshift(dialect)) {
+    absl::StatusOr<std::vector<Statement>> rebuilds =
+        RebuildChangedColumns(options.type_mapping, batch, *existing);
+    if (!rebuilds.ok()) return rebuilds.status();
+    for (Statement& statement : *rebuilds) statements.push_back(std::move(statement));
   }
   if (batch.kind == Batch::Kind::kSchemaChange && options.drop_removed_columns) {
     for (const TargetColumn& column : *existing) {
@@ -587,7 +606,7 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
       const std::string stage = QuoteIdentifier(StageName(i));
       std::vector<std::string> definitions;
       for (const std::string& name : file.columns) {
-        const TargetColumn* column = FindColumn(target_columns, name);
+        const TargetColumn* column = FindColumn(target_columns, MovedColumnName(name));
         if (column == nullptr) {
           return absl::FailedPreconditionError(
               absl::StrCat("data set ", i, " has column `", name, "` that the target table lacks"));
@@ -605,7 +624,8 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
         Statement measure = Make(Statement::Kind::kMeasure, "", static_cast<int>(i));
         std::vector<std::string> maxima;
         for (const std::string& name : file.columns) {
-          std::optional<int64_t> length = VarcharLength(FindColumn(target_columns, name)->type);
+          std::optional<int64_t> length =
+              VarcharLength(FindColumn(target_columns, MovedColumnName(name))->type);
           if (!length.has_value() || *length >= kRedshiftMaxVarcharBytes) continue;
           maxima.push_back(absl::StrCat("MAX(OCTET_LENGTH(", QuoteIdentifier(name), "))"));
           measure.measured_columns.push_back(name);
@@ -626,6 +646,13 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
       }
     }
     const bool keyed = !batch.key_columns.empty();
+    // Moves read the rows at their old keys, so they come before the deletes.
+    for (size_t i = 0; i < staged.files.size(); ++i) {
+      if (staged.files[i].role != StagedFile::Role::kMove) continue;
+      for (Statement& s : MoveRows(batch, StageName(i), i, target_columns)) {
+        statements.push_back(std::move(s));
+      }
+    }
     for (size_t i = 0; i < staged.files.size(); ++i) {
       const StagedFile& file = staged.files[i];
       if (file.role == StagedFile::Role::kDelete) {

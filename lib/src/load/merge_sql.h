@@ -79,6 +79,7 @@ struct Statement {
     kCopy,         // COPY into a staging table (file_index says which).
     kAnalyze,      // Statistics for a staging table.
     kMeasure,      // Redshift: longest value per VARCHAR column of a stage.
+    kMove,         // "Move row": a key change over values only the target holds.
     kDelete,
     kInsert,
     kUpdate,
@@ -98,13 +99,14 @@ struct Statement {
 
 absl::string_view StatementKindName(Statement::Kind kind);
 
-// DDL to run before the merge so the target holds every column of the batch:
+// DDL to run before the merge so the target holds every column of the batch
+// (for a kDropTable batch: DROP TABLE when it exists):
 // CREATE SCHEMA/TABLE when `existing` is nullopt (table missing), else ADD
 // COLUMN for new columns, each followed, when the column has an
 // existing_rows_value, by an UPDATE that gives every row the target already
-// holds that value (the batch's own rows are merged later); for a
-// kSchemaChange batch, on PostgreSQL, ALTER
-// COLUMN TYPE for columns whose source type changed and, with
+// holds that value (the batch's own rows are merged later); on PostgreSQL,
+// ALTER COLUMN TYPE for columns whose source type changed; for a
+// kSchemaChange batch, with
 // drop_removed_columns, DROP COLUMN for columns the source no longer has.
 absl::StatusOr<std::vector<Statement>> PlanSchema(
     const RedshiftLoaderOptions& options, TargetDialect dialect, const Batch& batch,

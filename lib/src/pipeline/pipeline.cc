@@ -686,16 +686,20 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(PipelineOptions optio
         absl::StrCat("Pipeline: workers (", options.workers, ") and max_batches_in_flight (",
                      options.max_batches_in_flight, ") must be at least 1"));
   }
+  BatcherOptions batcher_options = options.batcher;
+  // The batcher's warnings (tables the source no longer has) go where the
+  // pipeline's own do, unless the caller routed them elsewhere.
+  if (!batcher_options.on_warning) batcher_options.on_warning = options.on_warning;
   // The batcher asks through the Impl, which exists only once it is made.
   auto impl_slot = std::make_shared<Impl*>(nullptr);
-  if (!options.batcher.applied_through) {
-    options.batcher.applied_through = [impl_slot](const std::string& schema,
+  if (!batcher_options.applied_through) {
+    batcher_options.applied_through = [impl_slot](const std::string& schema,
                                                   const std::string& table) {
       return (*impl_slot)->AppliedThrough(schema, table);
     };
   }
   absl::StatusOr<std::unique_ptr<ChangeBatcher>> batcher =
-      ChangeBatcher::Create(options.batcher, components.keys);
+      ChangeBatcher::Create(std::move(batcher_options), components.keys);
   if (!batcher.ok()) return batcher.status();
   std::vector<std::unique_ptr<Loader>> loaders;
   for (int i = 0; i < options.workers; ++i) {

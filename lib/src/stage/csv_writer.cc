@@ -195,6 +195,8 @@ struct DataSet {
   // Positions within `columns` of the table's key, in key order; empty for a
   // table without a key.
   std::vector<size_t> key_positions;
+  // Columns that are not the batch's own (the moves' old-key columns).
+  std::shared_ptr<std::vector<ColumnDef>> owned_columns = nullptr;
 };
 
 class BatchStager {
@@ -439,6 +441,22 @@ absl::StatusOr<std::vector<DataSet>> DataSetsOf(const Batch& batch) {
     }
     deletes.key_positions = KeyPositions(batch, deletes.columns);
     data_sets.push_back(std::move(deletes));
+  }
+  if (!batch.moves.empty()) {
+    // The new key, then the old key under prefixed names of the same types.
+    DataSet moves{StagedFile::Role::kMove, "move", {}, &batch.moves, {}};
+    absl::StatusOr<std::vector<const ColumnDef*>> keys = ColumnsNamed(batch, batch.key_columns);
+    if (!keys.ok()) return keys.status();
+    moves.owned_columns = std::make_shared<std::vector<ColumnDef>>();
+    for (const ColumnDef* key : *keys) {
+      ColumnDef from = *key;
+      from.name = absl::StrCat(StagedFile::kMoveFromPrefix, key->name);
+      moves.owned_columns->push_back(std::move(from));
+    }
+    moves.columns = *std::move(keys);
+    for (const ColumnDef& from : *moves.owned_columns) moves.columns.push_back(&from);
+    moves.key_positions = KeyPositions(batch, moves.columns);
+    data_sets.push_back(std::move(moves));
   }
   for (size_t group = 0; group < batch.upserts.size(); ++group) {
     const RowGroup& rows = batch.upserts[group];
