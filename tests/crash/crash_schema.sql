@@ -23,7 +23,7 @@ BEGIN
   INSERT INTO progress VALUES (session, n);
   FOR i IN 1 .. 1 + (random() * 4)::int LOOP
     k := base + (random() * 300)::int;
-    CASE (random() * 7)::int
+    CASE (random() * 8)::int
       WHEN 0 THEN
         INSERT INTO keyed VALUES (k, 'ins ' || n, big_value()) ON CONFLICT (id) DO NOTHING;
       WHEN 1 THEN
@@ -35,6 +35,11 @@ BEGIN
          WHERE id = k AND NOT EXISTS (SELECT 1 FROM keyed WHERE id = base + 500000 + (k % 300));
       WHEN 3 THEN
         DELETE FROM keyed WHERE id = k OR id = base + 500000 + (k % 300);
+      WHEN 7 THEN
+        -- A key change with the TOASTed column unchanged: only the target has
+        -- its value (move row).
+        UPDATE keyed SET id = base + 500000 + (k % 300), v = 'moved ' || n
+         WHERE id = k AND NOT EXISTS (SELECT 1 FROM keyed WHERE id = base + 500000 + (k % 300));
       WHEN 4 THEN
         INSERT INTO composite VALUES (k % 50, 'b' || (k % 7), n)
           ON CONFLICT (a, b) DO UPDATE SET v = excluded.v;
