@@ -248,7 +248,8 @@ class ChangeBatcher {
   absl::StatusOr<bool> ApplicableToGone(const Record& record, Table* table,
                                         std::vector<Batch>* ready);
   // options_.on_warning, once per table and `kind` (a kWarned* bit).
-  static constexpr uint32_t kWarnedGone = 1, kWarnedUpdate = 2, kWarnedDelete = 4;
+  static constexpr uint32_t kWarnedGone = 1, kWarnedUpdate = 2, kWarnedDelete = 4,
+                            kWarnedKeylessWithoutLsn = 8;
   void Warn(Table* table, uint32_t kind, std::string message);
   // Error context: table, xid, line and byte offset of `record`.
   std::string Where(const Record& record, TableRef table) const;

@@ -659,6 +659,13 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& recor
       return Annotate(table_key.status(), Where(record, source));
     } else {
       table->SetKey(*std::move(table_key));
+      if (table->keyless() && !open_position_.lsn) {
+        Warn(table, kWarnedKeylessWithoutLsn,
+             absl::StrCat(QuotedTableName(table->schema(), table->name()),
+                          " has no key: its rows are a multiset, and without LSNs (a pipe) a "
+                          "replay of transactions already loaded adds their rows again. Read the "
+                          "slot with --slot, which skips replays exactly, or give the table a key"));
+      }
     }
   }
   last_source_ = std::move(key);
