@@ -982,6 +982,7 @@ absl::Status Replication::Start() {
     slot_options.slot = config_.slot;
     slot_options.create_slot = config_.create_slot;
     slot_options.status_interval = config_.ack_interval;
+    slot_options.reconnect.cancel = &cancel_;
     slot_options.on_warning = [this](const absl::Status& status) { log_->Warn(status.message()); };
     absl::StatusOr<std::unique_ptr<ReplicationSource>> slot =
         ReplicationSource::Open(std::move(slot_options));
@@ -1019,8 +1020,8 @@ int Replication::Run() {
           log_->Info("stop requested: finishing the open transaction and loading what was read");
         } else if (stops_requested == 2) {
           log_->Warn(
-              "second stop request: stopping now, cancelling S3 requests and target "
-              "statements in flight and rolling back");
+              "second stop request: stopping now; committed work in flight gets 5s to load, "
+              "then S3 requests and target statements are cancelled and rolled back");
         }
         pipeline_->RequestStop();
       }

@@ -3,13 +3,18 @@
 // table keys come from a rule instead of a source database.
 //
 //   pg_recvlogical ... -f - | print_batches
+//   print_batches CONNINFO SLOT ENDPOS
+//
+// The second form runs the Pipeline on a replication slot (ReplicationSource)
+// up to the WAL position ENDPOS: the Pipeline acknowledges each durable
+// position to the slot itself, and the example prints it as it goes.
 //
 // prints, for every batch, its table, sequence, kind and position, then each
 // staged CSV row with its role:
 //
 //   public.orders batch 1 (through commit #2): rows
-//     upsert "1","O'Brien"
 //     delete "3"
+//     upsert "1","O'Brien"
 //
 // Every table is assumed to be keyed by its column `id` (a real service would
 // use PgKeyColumns against the source).
@@ -29,7 +34,9 @@
 #include "re_dms/csv_dialect.h"
 #include "re_dms/key_columns.h"
 #include "re_dms/loader.h"
+#include "re_dms/lsn.h"
 #include "re_dms/pipeline.h"
+#include "re_dms/replication_source.h"
 #include "re_dms/stream_source.h"
 
 namespace {
@@ -93,7 +100,11 @@ class PrintingLoader : public re_dms::Loader {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc != 1 && argc != 4) {
+    std::fprintf(stderr, "usage: print_batches < stream, or print_batches CONNINFO SLOT ENDPOS\n");
+    return 2;
+  }
   char spool[] = "/tmp/print_batches.XXXXXX";
   if (mkdtemp(spool) == nullptr) {
     std::perror("mkdtemp");
@@ -108,12 +119,38 @@ int main() {
   writer_options.compression = re_dms::Compression::kNone;
   writer_options.fsync = false;
 
+  std::unique_ptr<re_dms::StreamSource> input;
   re_dms::PipelineOptions options;
   options.workers = 2;
+  options.transaction_spool_directory = spool;
+  if (argc == 4) {
+    absl::StatusOr<uint64_t> end = re_dms::ParseLsn(argv[3]);
+    if (!end.ok()) {
+      std::fprintf(stderr, "print_batches: ENDPOS: %s\n",
+                   std::string(end.status().message()).c_str());
+      return 2;
+    }
+    options.end_lsn = *end;
+    re_dms::ReplicationSourceOptions slot;
+    slot.conninfo = argv[1];
+    slot.slot = argv[2];
+    absl::StatusOr<std::unique_ptr<re_dms::ReplicationSource>> source =
+        re_dms::ReplicationSource::Open(std::move(slot));
+    if (!source.ok()) {
+      std::fprintf(stderr, "print_batches: %s\n", std::string(source.status().message()).c_str());
+      return 1;
+    }
+    input = *std::move(source);
+  } else {
+    input = re_dms::MakeFdStreamSource(STDIN_FILENO, "standard input");
+  }
+  // With a slot, each of these positions is acknowledged to the server by
+  // the Pipeline as it is reported: the slot never confirms more.
   options.on_durable = [&](const re_dms::SourcePosition& position) {
     absl::MutexLock lock(&output_mutex);
-    std::printf("durable through commit #%llu\n",
-                static_cast<unsigned long long>(position.sequence));
+    std::printf("durable through commit #%llu%s\n",
+                static_cast<unsigned long long>(position.sequence),
+                position.lsn ? absl::StrCat(" at ", re_dms::FormatLsn(*position.lsn)).c_str() : "");
   };
   re_dms::PipelineComponents components;
   components.keys = &keys;
@@ -126,10 +163,10 @@ int main() {
   absl::StatusOr<std::unique_ptr<re_dms::Pipeline>> pipeline =
       re_dms::Pipeline::Create(options, std::move(components));
   absl::Status status = pipeline.status();
-  if (status.ok()) {
-    std::unique_ptr<re_dms::StreamSource> input =
-        re_dms::MakeFdStreamSource(STDIN_FILENO, "standard input");
-    status = (*pipeline)->Run(input.get());
+  if (status.ok()) status = (*pipeline)->Run(input.get());
+  if (auto* slot = dynamic_cast<re_dms::ReplicationSource*>(input.get()); slot != nullptr) {
+    // The final acknowledgement reaches the server.
+    if (absl::Status closed = slot->Close(); status.ok()) status = closed;
   }
   rmdir(spool);
   if (!status.ok()) {

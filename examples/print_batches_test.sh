@@ -13,6 +13,7 @@ OUT=$(printf '%s\n' \
   "table public.orders: UPDATE: id[integer]:2 note[text]:''" \
   'COMMIT 11' | "$BIN")
 expected='public.orders batch 1 (through commit #2): rows
+  delete "3"
   upsert "1","O'"'"'Brien"
   upsert "2",""
 durable through commit #2'

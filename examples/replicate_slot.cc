@@ -21,8 +21,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "re_dms/lsn.h"
 #include "re_dms/parser.h"
 #include "re_dms/replication_source.h"
 
@@ -31,10 +31,6 @@ namespace {
 volatile std::sig_atomic_t stop_requested = 0;
 
 void RequestStop(int) { stop_requested = 1; }
-
-std::string Lsn(uint64_t lsn) {
-  return absl::StrFormat("%X/%X", static_cast<uint32_t>(lsn >> 32), static_cast<uint32_t>(lsn));
-}
 
 }  // namespace
 
@@ -120,7 +116,8 @@ int main(int argc, char** argv) {
         if (lsn.has_value() && *lsn <= applied) continue;
         // Applied (printed) first, acknowledged after.
         std::printf("commit xid %u at %s: %llu changes\n", record.xid.value_or(0),
-                    lsn ? Lsn(*lsn).c_str() : "?", static_cast<unsigned long long>(changes));
+                    lsn ? re_dms::FormatLsn(*lsn).c_str() : "?",
+                    static_cast<unsigned long long>(changes));
         std::fflush(stdout);
         if (lsn.has_value()) {
           applied = *lsn;
@@ -137,6 +134,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", closed.ToString().c_str());
     return 1;
   }
-  std::fprintf(stderr, "acknowledged through %s\n", Lsn(source.acknowledged()).c_str());
+  std::fprintf(stderr, "acknowledged through %s\n",
+               re_dms::FormatLsn(source.acknowledged()).c_str());
   return 0;
 }

@@ -26,4 +26,21 @@ CONFIRMED=$($PSQL "$CONNINFO" -c "SELECT confirmed_flush_lsn FROM pg_replication
 if ERR=$("$BIN" "$CONNINFO" nosuch 2>&1); then echo "FAIL: exit 0 without a slot"; exit 1; fi
 [[ "$ERR" == *'"nosuch"'*--create-slot* ]] || { echo "FAIL: $ERR"; exit 1; }
 $PSQL "$CONNINFO" -c "SELECT pg_drop_replication_slot('example')"
+
+# print_batches runs a Pipeline on a slot up to an end position: the rows come
+# out, and the slot is confirmed through the last durable commit (or, once
+# everything read was loaded, the WAL position read through).
+PRINT=${TEST_SRCDIR:?}/re_dms/examples/print_batches
+$PSQL "$CONNINFO" -c "SELECT 1 FROM pg_create_logical_replication_slot('pipeline_$$', 'test_decoding')"
+$PSQL "$CONNINFO" -c "INSERT INTO t VALUES (10), (11)"
+$PSQL "$CONNINFO" -c "DELETE FROM t WHERE id = 10"
+END=$($PSQL "$CONNINFO" -c "SELECT pg_current_wal_insert_lsn()")
+OUT=$(timeout 60 "$PRINT" "$CONNINFO" "pipeline_$$" "$END")
+grep -q '^  upsert "11"$' <<<"$OUT" && grep -q '^  delete "10"$' <<<"$OUT" ||
+  { printf 'FAIL: print_batches on a slot printed\n%s\n' "$OUT"; exit 1; }
+DURABLE=$(grep '^durable through commit #[0-9]* at ' <<<"$OUT" | tail -1 | sed 's/.* at //')
+CONFIRMED=$($PSQL "$CONNINFO" -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'pipeline_$$'")
+[[ -n "$DURABLE" && $($PSQL "$CONNINFO" -c "SELECT '$CONFIRMED'::pg_lsn >= '$DURABLE'::pg_lsn") == t ]] ||
+  { printf 'FAIL: slot confirmed %s, durable %s:\n%s\n' "$CONFIRMED" "$DURABLE" "$OUT"; exit 1; }
+$PSQL "$CONNINFO" -c "SELECT pg_drop_replication_slot('pipeline_$$')"
 echo PASS

@@ -399,6 +399,8 @@ class Target {
       case Batch::Kind::kSchemaChange:
         // New columns read NULL in existing rows (no existing_rows_value here).
         return absl::OkStatus();
+      case Batch::Kind::kDropTable:
+        return absl::InternalError("a drop-table batch, but the model's tables all exist");
       case Batch::Kind::kRows:
         break;
     }

@@ -169,7 +169,7 @@ kill -9 "$RE_DMS_PID"
 wait "$RE_DMS_PID" 2>/dev/null || true
 check_acknowledged
 
-END=$(psql_db "$SOURCE" -At -c "SELECT pg_current_wal_lsn()")
+END=$(psql_db "$SOURCE" -At -c "SELECT pg_current_wal_insert_lsn()")
 echo "draining to --endpos=$END"
 timeout 300 "$RE_DMS" "${ARGS[@]}" --endpos="$END" 2>>"$WORK/re_dms.log" && rc=0 || rc=$?
 ((rc == 0)) || fail "the --endpos run exited $rc:

@@ -16,6 +16,7 @@
 #       with non-default settings (DateStyle 'SQL, DMY', TimeZone
 #       America/New_York, IntervalStyle sql_standard): every table equals
 #       its source, floats to the last digit.
+#    d. Slot mode (re_dms --slot), with no options: equal too.
 # 2. A LATIN1 source database with accented names and text, including byte
 #    pairs that are also valid UTF-8 (LATIN1 `Ã©` is C3 A9, UTF-8's `é`):
 #    equal in the UTF-8 target, character for character.
@@ -174,6 +175,7 @@ SQL
 create_slot "$SOURCE" "${RUN}_bare"
 create_slot "$SOURCE" "${RUN}_opts"
 create_slot "$SOURCE" "${RUN}_peek"
+create_slot "$SOURCE" "${RUN}_slotm"
 psql_db "$SOURCE" <<'SQL'
 INSERT INTO public.plain VALUES (1, 'loaded before the values that need settings');
 -- Printed '04/03/2024 10:36:07.5 IST' under the database's defaults: IST is
@@ -265,6 +267,22 @@ compare compare_report "$(conninfo "$SOURCE")" "$(conninfo "$TARGET")" ||
       "SELECT d || ' ' || f8 FROM public.vals WHERE id = 1")" == '2024-03-04 0.30000000000000004' ]] ||
   fail "public.vals row 1 is not 4 March with float8 0.30000000000000004 in the target"
 echo "PASS non-default source and target settings"
+
+# d. Slot mode, with no options anywhere: re_dms sets its own replication
+#    session (DateStyle ISO, IntervalStyle postgres, TimeZone UTC,
+#    extra_float_digits 3, bytea_output hex) whatever the database's defaults.
+create_database "${RUN}_slotm"
+END=$(psql_db "$SOURCE" -At -c "SELECT pg_current_wal_insert_lsn()")
+re_dms_args "$SOURCE" "${RUN}_slotm" slotm
+timeout 120 "$RE_DMS" "${ARGS[@]}" --slot="${RUN}_slotm" --endpos="$END" </dev/null \
+  2>"$WORK/slotm.log" && RC=0 || RC=$?
+((RC == 0)) || fail "slot mode exited $RC: $(tail -n 5 "$WORK/slotm.log")"
+compare compare_report "$(conninfo "$SOURCE")" "$(conninfo "${RUN}_slotm")" ||
+  fail "slot mode: the target does not equal the source"
+[[ "$(compare compare_psql "$(conninfo "${RUN}_slotm")" -c \
+      "SELECT d || ' ' || f8 FROM public.vals WHERE id = 1")" == '2024-03-04 0.30000000000000004' ]] ||
+  fail "slot mode: public.vals row 1 is not 4 March with float8 0.30000000000000004 in the target"
+echo "PASS slot mode sets its own session"
 
 # --- 2. LATIN1 source -----------------------------------------------------------
 LATIN=${RUN}_latin

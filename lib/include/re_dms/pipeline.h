@@ -47,10 +47,11 @@
 //   - RequestStop(): reading stops at the next transaction boundary, what was
 //     read is loaded; OK. A second RequestStop() stops at once, even inside a
 //     transaction: what committed is loaded and Aborted names what was not.
-//     It also cancels PipelineComponents::cancel, which the components were
-//     given (S3 requests and target statements in flight are abandoned and
-//     rolled back within seconds); Run() then returns kCancelled naming the
-//     batches that were not loaded.
+//     Committed work in flight gets stop_grace to load; then
+//     PipelineComponents::cancel is cancelled, which the components were
+//     given (S3 requests and target statements still in flight are abandoned
+//     and rolled back within seconds), and Run() returns kCancelled naming
+//     the batches that were not loaded.
 //   - malformed input, or a change one table cannot take: the error (byte
 //     offset, line, table), after the committed transactions read before it
 //     are loaded (for the failing transaction's tables, up to the durable
@@ -104,6 +105,10 @@ struct PipelineOptions {
   // loaded (a source that knows LSNs; `--endpos`).
   std::optional<uint64_t> end_lsn;
 
+  // After a second RequestStop(), how long committed work in flight may take
+  // to load before the components are cancelled.
+  absl::Duration stop_grace = absl::Seconds(5);
+
   // Where a transaction's text goes past max_transaction_memory bytes.
   std::string transaction_spool_directory = "/tmp";
   uint64_t max_transaction_memory = uint64_t{64} << 20;
@@ -153,7 +158,7 @@ struct PipelineComponents {
   // Makes one Loader per load worker (called `workers` times by Create), and
   // one more, on first need, that reads checkpoints for the batcher.
   std::function<absl::StatusOr<std::unique_ptr<Loader>>()> make_loader;
-  // Not owned. Cancelled by the second RequestStop(); give the same token to
+  // Not owned. Cancelled stop_grace after the second RequestStop(); give the same token to
   // the components (RetryPolicy::cancel of the S3 client and the loaders) so
   // that work in flight stops at once instead of finishing or retrying.
   CancelToken* cancel = nullptr;

@@ -65,8 +65,13 @@ struct ReplicationSourceOptions {
   // Backoff between reconnect attempts after the connection is lost; the
   // deadline bounds one outage. Permanent errors (slot dropped, permission)
   // are not retried.
-  RetryPolicy reconnect{/*max_attempts=*/1000, /*initial_backoff=*/absl::Milliseconds(200),
-                        /*max_backoff=*/absl::Seconds(30), /*deadline=*/absl::Minutes(30)};
+  // Its `cancel` ends an outage's wait at once (a second stop request).
+  RetryPolicy reconnect{/*max_attempts=*/1000,
+                        /*initial_backoff=*/absl::Milliseconds(200),
+                        /*max_backoff=*/absl::Seconds(30),
+                        /*deadline=*/absl::Minutes(30),
+                        /*on_retry=*/{},
+                        /*cancel=*/nullptr};
   // Told of each lost connection (with its cause) and each failed reconnect
   // attempt, from the thread calling Read(). Never holds credentials.
   std::function<void(const absl::Status&)> on_warning;

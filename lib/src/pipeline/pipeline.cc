@@ -78,9 +78,11 @@ class Pipeline::Impl {
 
   absl::Status Run(StreamSource* source);
   void RequestStop() {
-    // The second request also abandons work in flight (see pipeline.h).
-    if (stop_requests_.fetch_add(1) >= 1 && components_.cancel != nullptr) {
-      components_.cancel->Cancel();
+    // The second request also abandons work in flight, once committed work
+    // has had stop_grace to load (see pipeline.h and CancelWhenDue).
+    if (stop_requests_.fetch_add(1) == 1) {
+      absl::MutexLock lock(&cancel_mutex_);
+      cancel_at_ = options_.clock() + options_.stop_grace;
     }
   }
   PipelineStats Stats() const;
@@ -200,6 +202,12 @@ class Pipeline::Impl {
 
   ProgressTracker tracker_;
   std::atomic<int> stop_requests_{0};
+  // When the second stop request cancels the components; until Run ends.
+  absl::Mutex cancel_mutex_;
+  absl::Time cancel_at_ ABSL_GUARDED_BY(cancel_mutex_) = absl::InfiniteFuture();
+  bool run_done_ ABSL_GUARDED_BY(cancel_mutex_) = false;
+  // Cancels PipelineComponents::cancel at cancel_at_, unless Run ends first.
+  void CancelWhenDue();
   std::atomic<uint64_t> bytes_read_{0};
   std::atomic<uint64_t> changes_read_{0};
   std::atomic<uint64_t> commits_read_{0};
@@ -233,6 +241,8 @@ absl::Status Pipeline::Impl::Run(StreamSource* source) {
     started_ = options_.clock();
   }
   std::vector<std::thread> threads;
+  std::thread canceller;
+  if (components_.cancel != nullptr) canceller = std::thread([this] { CancelWhenDue(); });
   for (int i = 0; i < options_.workers; ++i) threads.emplace_back([this] { StageWorker(); });
   for (const std::unique_ptr<Loader>& loader : loaders_) {
     threads.emplace_back([this, loader = loader.get()] { LoadWorker(loader); });
@@ -247,6 +257,11 @@ absl::Status Pipeline::Impl::Run(StreamSource* source) {
     shutdown_ = true;
   }
   for (std::thread& thread : threads) thread.join();
+  {
+    absl::MutexLock lock(&cancel_mutex_);
+    run_done_ = true;
+  }
+  if (canceller.joinable()) canceller.join();
   ReportDurable();
   {
     absl::MutexLock lock(&mutex_);
@@ -274,6 +289,19 @@ absl::Status Pipeline::Impl::Run(StreamSource* source) {
   }
   if (!failure.ok()) return failure;
   return input;
+}
+
+void Pipeline::Impl::CancelWhenDue() {
+  absl::MutexLock lock(&cancel_mutex_);
+  while (!run_done_) {
+    if (options_.clock() >= cancel_at_) {
+      components_.cancel->Cancel();
+      return;
+    }
+    // A short poll: cancel_at_ is set from a signal-watching thread and the
+    // clock is the caller's, so neither can wake this thread.
+    cancel_mutex_.AwaitWithTimeout(absl::Condition(&run_done_), absl::Milliseconds(100));
+  }
 }
 
 absl::Status Pipeline::Impl::ReadInput(StreamSource* source) {

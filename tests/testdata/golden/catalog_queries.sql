@@ -18,3 +18,11 @@ SET timezone TO 'UTC';
 SHOW timezone;
 -- session setup
 SET standard_conforming_strings = on;
+-- session setup
+SET IntervalStyle = postgres;
+-- session setup
+SET extra_float_digits = 3;
+-- session setup
+SET client_encoding = 'UTF8';
+-- session setup
+SET lock_timeout = 30000;
