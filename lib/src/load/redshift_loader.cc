@@ -58,7 +58,11 @@ absl::StatusOr<std::vector<TargetColumn>> DescribeTarget(PgConnection& connectio
       connection.Query(DescribeTableSql(dialect, batch.schema, batch.table));
   if (!rows.ok()) return WithContext(rows.status(), "describing the target table");
   std::vector<TargetColumn> columns;
-  for (const PgRow& row : *rows) columns.push_back({row[0].value_or(""), row[1].value_or("")});
+  for (const PgRow& row : *rows) {
+    TargetColumn& column = columns.emplace_back();
+    column.name = row[0].value_or("");
+    column.type = row[1].value_or("");
+  }
   if (dialect != TargetDialect::kRedshift || columns.empty()) return columns;
   // Which columns are dist/sort keys and how they are encoded decides what
   // ALTER TABLE may do (merge_sql.h, TargetColumn).
