@@ -329,8 +329,11 @@ ASCII=${RUN}_ascii
 create_database "$ASCII" "ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
 psql_db "$ASCII" -c "CREATE TABLE public.t (id integer PRIMARY KEY, v text)"
 create_slot "$ASCII" "${RUN}_ascii"
-# LATIN1 bytes, which SQL_ASCII stores as they are.
-printf "INSERT INTO public.t VALUES (1, 'caf\xe9'), (2, 'plain');\n" | psql_db "$ASCII"
+# LATIN1 bytes, which SQL_ASCII stores as they are. Committed synchronously:
+# the peek below decodes only flushed WAL, and the test servers run with
+# synchronous_commit = off.
+printf "INSERT INTO public.t VALUES (1, 'caf\xe9'), (2, 'plain');\n" |
+  PGOPTIONS='-c synchronous_commit=on' psql_db "$ASCII"
 PGOPTIONS=$README_OPTIONS psql_db "$ASCII" -At -c "SELECT data FROM pg_logical_slot_peek_changes(
   '${RUN}_ascii', NULL, NULL, 'include-timestamp', '1')" >"$WORK/ascii.stream"
 create_database "${RUN}_ascii_bare"
