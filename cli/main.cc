@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cli/ddl_capture.h"
 #include "cli/inspect.h"
 #include "cli/run.h"
 
@@ -16,6 +17,8 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"ddl-capture", re_dms::cli::RunDdlCapture,
+     "install or uninstall the source's DDL capture (each table's schema in the stream)"},
     {"inspect", re_dms::cli::RunInspect,
      "print a test_decoding stream from stdin as JSON, one object per record"},
 };
@@ -23,7 +26,7 @@ constexpr Subcommand kSubcommands[] = {
 int Usage() {
   std::fprintf(stderr, "usage: re_dms <subcommand> [args]\n\nsubcommands:\n");
   for (const Subcommand& subcommand : kSubcommands) {
-    std::fprintf(stderr, "  %-10s %s\n", subcommand.name, subcommand.summary);
+    std::fprintf(stderr, "  %-12s %s\n", subcommand.name, subcommand.summary);
   }
   return 2;
 }

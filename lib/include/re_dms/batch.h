@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace re_dms {
@@ -70,6 +71,9 @@ struct Batch {
     // The source no longer has the table and SourceDropPolicy::kDrop says to
     // drop the target table too.
     kDropTable,
+    // The source renamed the table (DDL capture): the target table becomes
+    // renamed_schema.renamed_table, its rows and checkpoint with it.
+    kRenameTable,
   };
 
   // The target table (after any partition-to-parent rename), unquoted.
@@ -77,6 +81,9 @@ struct Batch {
   std::string table;
   // Per table, from 1, without gaps.
   uint64_t sequence = 0;
+  // The batcher's table within one run, the same across renames: batches with
+  // one id apply in sequence order, whatever their name (0: by name).
+  uint64_t table_id = 0;
   Kind kind = Kind::kRows;
   // The last commit whose changes to this table the batch includes.
   SourcePosition position;
@@ -109,6 +116,17 @@ struct Batch {
   // key to the new key; the new key's partial upsert then sets what changed,
   // and the old key's delete removes the original.
   std::vector<std::vector<Datum>> moves;
+
+  // kRenameTable: the target table's new name (schema and table name the old).
+  std::string renamed_schema;
+  std::string renamed_table;
+  // kSchemaChange, known from DDL capture only. Columns the source renamed
+  // (old name, new name), renamed first. Columns the source added anew: a
+  // target column of such a name is a leftover of a dropped source column
+  // (removed columns stay in the target by default), whose values the new
+  // column does not have.
+  std::vector<std::pair<std::string, std::string>> renamed_columns;
+  std::vector<std::string> added_columns;
 
   // kTruncate.
   bool restart_seqs = false;

@@ -115,6 +115,7 @@
 #include "absl/time/time.h"
 #include "re_dms/batch.h"
 #include "re_dms/change.h"
+#include "re_dms/ddl_capture.h"
 #include "re_dms/key_columns.h"
 #include "re_dms/table_filter.h"
 
@@ -217,15 +218,33 @@ class ChangeBatcher {
   absl::Status ConfirmColumns(const Record& record, Table* table, std::vector<Batch>* ready);
   // The schema-change barrier: flushes the rows buffered with the old
   // columns, then sets the new columns and key and emits kSchemaChange.
+  using ColumnRenames = std::vector<std::pair<std::string, std::string>>;
   absl::Status ChangeColumns(std::vector<ColumnDef> columns, TableKey key, Table* table,
-                             std::vector<Batch>* ready);
+                             std::vector<Batch>* ready, ColumnRenames renamed = {},
+                             std::vector<std::string> added = {});
   absl::Status ApplyToKeyed(const Record& record, Table* table, absl::Time now);
   absl::Status ApplyToMultiset(const Record& record, Table* table, absl::Time now);
   // Encodes an old row (NULL columns omitted) as a whole row of `table`.
   static absl::Status EncodeOldRow(const std::vector<Column>& tuple, const Table& table,
                                    std::string* out);
-  // The table the record's changes go to; nullptr when filtered out.
-  absl::StatusOr<Table*> Resolve(const Record& record, TableRef source);
+  // The table the record's changes go to, its key known (or the table gone);
+  // nullptr when filtered out.
+  absl::StatusOr<Table*> Resolve(const Record& record, TableRef source,
+                                 std::vector<Batch>* ready);
+  // The table of `source`, created (without its key) when new; nullptr when
+  // filtered out.
+  absl::StatusOr<Table*> Find(const Record& record, TableRef source);
+  // A DDL capture message (ddl_capture.h); other messages are ignored.
+  absl::Status Ddl(const Record& record, std::vector<Batch>* ready);
+  absl::Status DdlDrop(const Record& record, TableRef name, std::vector<Batch>* ready);
+  // The renamed table, under its new name; nullptr when no longer replicated.
+  absl::StatusOr<Table*> DdlRename(const Record& record, TableRef from, TableRef to,
+                                   std::vector<Batch>* ready);
+  // Takes the message's columns and key, emitting the schema change.
+  absl::Status DdlShape(const DdlEvent& event, Table* table, std::vector<Batch>* ready);
+  // The source's table of this name is a new one: the target's is dropped
+  // (unless already), and nothing known of the old one is kept.
+  void NewSourceTable(Table* table, std::vector<Batch>* ready);
   // Emits the table's buffered rows (see Table::Emit) and updates
   // buffered_bytes_.
   void Flush(Table* table, bool busy, std::vector<Batch>* ready);
@@ -263,6 +282,10 @@ class ChangeBatcher {
   absl::flat_hash_map<std::string, std::unique_ptr<Table>> tables_;
   absl::flat_hash_map<std::string, Table*> sources_;
   std::vector<Table*> table_order_;  // Creation order, so flushes are deterministic.
+  // Tables a rename took the name of (DDL capture); kept, as table_order_,
+  // touched_ and grouped_ may point at them.
+  std::vector<std::unique_ptr<Table>> displaced_;
+  uint64_t tables_created_ = 0;  // Table ids, from 1 (Batch::table_id).
   // The last source table resolved, which the next record usually repeats.
   std::string last_source_;
   Table* last_table_ = nullptr;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "re_dms/ddl_capture.h"
 
 namespace re_dms {
 namespace {
@@ -130,8 +131,26 @@ std::string FixIdentityHint(absl::string_view schema, absl::string_view table) {
 // its last batch.
 class ChangeBatcher::Table {
  public:
-  Table(std::string schema, std::string name)
-      : schema_(std::move(schema)), name_(std::move(name)) {}
+  Table(uint64_t id, std::string schema, std::string name)
+      : id_(id), schema_(std::move(schema)), name_(std::move(name)) {}
+
+  // The source renamed the table; later batches carry the new name.
+  void Rename(std::string schema, std::string name) {
+    schema_ = std::move(schema);
+    name_ = std::move(name);
+  }
+
+  // The source's table of this name is a new one (DDL capture saw it dropped
+  // or created): nothing known of the old one applies to it.
+  void NewIncarnation() {
+    key_ = TableKey{};
+    key_known_ = columns_known_ = false;
+    columns_.clear();
+    key_index_.clear();
+    attnums.clear();
+    gone = key_from_stream = dropped = recreated = source_dropped = false;
+    warned = 0;
+  }
 
   const std::string& schema() const { return schema_; }
   const std::string& name() const { return name_; }
@@ -159,6 +178,15 @@ class ChangeBatcher::Table {
   // since): never dropped, since the source has a table of the name.
   bool recreated = false;
   uint32_t warned = 0;  // Warnings given, one bit per kind (ChangeBatcher::Warn).
+  // DDL capture: the attnums of columns() as of the last message (empty when
+  // no message described the table yet), to tell a renamed column and one
+  // dropped and added again from other changes of the column set.
+  std::vector<int> attnums;
+  // DDL capture said the source dropped the table; what the stream shows of
+  // its name after that belongs to a new table.
+  bool source_dropped = false;
+  // Ordinal of the transaction in which the batcher first met the table.
+  uint64_t first_seen_in = 0;
   // Ordinal of the last transaction in which the catalog confirmed the
   // columns of a keyless table's old row (see ChangeBatcher::ConfirmColumns).
   uint64_t columns_confirmed_in = 0;
@@ -341,6 +369,7 @@ class ChangeBatcher::Table {
     Batch batch;
     batch.schema = schema_;
     batch.table = name_;
+    batch.table_id = id_;
     batch.kind = kind;
     batch.position = position;
     batch.columns = columns_;
@@ -488,8 +517,9 @@ class ChangeBatcher::Table {
     if (!inserts.rows.empty()) batch->upserts.push_back(std::move(inserts));
   }
 
-  const std::string schema_;
-  const std::string name_;
+  const uint64_t id_;
+  std::string schema_;
+  std::string name_;
   uint64_t sequence_ = 0;
 
   TableKey key_;
@@ -567,7 +597,7 @@ absl::Status ChangeBatcher::Add(const Record& record, std::vector<Batch>* ready)
     case RecordKind::kTruncate:
       return Truncate(record, ready);
     case RecordKind::kMessage:
-      return absl::OkStatus();
+      return Ddl(record, ready);
     case RecordKind::kTwoPhase:
     case RecordKind::kStream:
       return absl::UnimplementedError(absl::StrCat(
@@ -620,37 +650,19 @@ absl::Status ChangeBatcher::Commit(const Record& record, std::vector<Batch>* rea
 }
 
 absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& record,
-                                                             TableRef source) {
+                                                             TableRef source,
+                                                             std::vector<Batch>* ready) {
   if (last_table_ != nullptr &&
       last_source_.size() == source.schema.size() + 1 + source.name.size() &&
       absl::string_view(last_source_).substr(0, source.schema.size()) == source.schema &&
       absl::string_view(last_source_).substr(source.schema.size() + 1) == source.name) {
     return last_table_;
   }
-  std::string key = SourceKey(source);
-  auto found = sources_.find(key);
-  Table* table = nullptr;
-  if (found != sources_.end()) {
-    table = found->second;
-  } else {
-    if (filter_.Includes(source.schema, source.name)) {
-      const std::string target = filter_.TargetName(source.name);
-      std::unique_ptr<Table>& slot = tables_[SourceKey(TableRef{source.schema, target})];
-      if (slot == nullptr) {
-        slot = std::make_unique<Table>(std::string(source.schema), target);
-        table_order_.push_back(slot.get());
-        if (options_.applied_through) {
-          absl::StatusOr<std::optional<uint64_t>> applied =
-              options_.applied_through(slot->schema(), slot->name());
-          if (!applied.ok()) return Annotate(applied.status(), Where(record, source));
-          slot->applied_through = *applied;
-        }
-      }
-      table = slot.get();
-    }
-    sources_.emplace(key, table);
-  }
+  absl::StatusOr<Table*> found = Find(record, source);
+  if (!found.ok()) return found.status();
+  Table* table = *found;
   if (table == nullptr) return table;
+  if (table->source_dropped) NewSourceTable(table, ready);
   if (!table->key_known()) {
     absl::StatusOr<TableKey> table_key = keys_->Lookup(source.schema, source.name);
     if (absl::IsNotFound(table_key.status())) {
@@ -668,8 +680,35 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& recor
       }
     }
   }
-  last_source_ = std::move(key);
+  last_source_ = SourceKey(source);
   last_table_ = table;
+  return table;
+}
+
+absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Find(const Record& record, TableRef source) {
+  std::string key = SourceKey(source);
+  auto found = sources_.find(key);
+  if (found != sources_.end()) return found->second;
+  Table* table = nullptr;
+  // DDL capture's own log is in the stream, never in the target.
+  const bool capture_log = source.schema == kDdlCaptureSchema && source.name == kDdlCaptureLog;
+  if (!capture_log && filter_.Includes(source.schema, source.name)) {
+    const std::string target = filter_.TargetName(source.name);
+    std::unique_ptr<Table>& slot = tables_[SourceKey(TableRef{source.schema, target})];
+    if (slot == nullptr) {
+      slot = std::make_unique<Table>(++tables_created_, std::string(source.schema), target);
+      slot->first_seen_in = transaction_ordinal_;
+      table_order_.push_back(slot.get());
+      if (options_.applied_through) {
+        absl::StatusOr<std::optional<uint64_t>> applied =
+            options_.applied_through(slot->schema(), slot->name());
+        if (!applied.ok()) return Annotate(applied.status(), Where(record, source));
+        slot->applied_through = *applied;
+      }
+    }
+    table = slot.get();
+  }
+  sources_.emplace(std::move(key), table);
   return table;
 }
 
@@ -679,7 +718,7 @@ absl::Status ChangeBatcher::Truncate(const Record& record, std::vector<Batch>* r
         "line ", record.line, ", byte offset ", record.offset, ": TRUNCATE outside a transaction"));
   }
   for (const TableRef& source : record.truncated) {
-    absl::StatusOr<Table*> table = Resolve(record, source);
+    absl::StatusOr<Table*> table = Resolve(record, source, ready);
     if (!table.ok()) return table.status();
     if (*table == nullptr || Replayed(**table)) continue;
     if ((*table)->gone && options_.on_source_drop == SourceDropPolicy::kDrop) {
@@ -710,7 +749,7 @@ absl::Status ChangeBatcher::Change(const Record& record, std::vector<Batch>* rea
     return absl::InvalidArgumentError(
         absl::StrCat(Where(record, record.table), ": change outside a transaction"));
   }
-  absl::StatusOr<Table*> resolved = Resolve(record, record.table);
+  absl::StatusOr<Table*> resolved = Resolve(record, record.table, ready);
   if (!resolved.ok()) return resolved.status();
   Table* table = *resolved;
   if (table == nullptr || Replayed(*table)) return absl::OkStatus();
@@ -867,13 +906,16 @@ absl::Status ChangeBatcher::ConfirmColumns(const Record& record, Table* table,
 }
 
 absl::Status ChangeBatcher::ChangeColumns(std::vector<ColumnDef> columns, TableKey key,
-                                          Table* table, std::vector<Batch>* ready) {
+                                          Table* table, std::vector<Batch>* ready,
+                                          ColumnRenames renamed, std::vector<std::string> added) {
   // Rows buffered so far have the old shape.
   if (table->has_pending()) Flush(table, /*busy=*/false, ready);
   absl::Status reshaped = table->Reshape(std::move(columns), std::move(key));
   if (!reshaped.ok()) return reshaped;
-  table->Push(table->NewBatch(Batch::Kind::kSchemaChange, batch_position()), in_transaction_,
-              ready);
+  Batch batch = table->NewBatch(Batch::Kind::kSchemaChange, batch_position());
+  batch.renamed_columns = std::move(renamed);
+  batch.added_columns = std::move(added);
+  table->Push(std::move(batch), in_transaction_, ready);
   NoteGroup(table);
   return absl::OkStatus();
 }
@@ -1172,6 +1214,180 @@ absl::StatusOr<bool> ChangeBatcher::ApplicableToGone(const Record& record, Table
     }
   }
   return true;
+}
+
+// DDL capture (ddl_capture.h). A message describes one table after one
+// statement, in stream order, so it is the barrier between the changes
+// written before and after it: the rows buffered so far are emitted with the
+// old shape, then the target follows (kRenameTable, kSchemaChange,
+// kDropTable) in the same group as the rest of the transaction. What the
+// message says replaces what the catalog said (the catalog describes the
+// table as it is now).
+
+absl::Status ChangeBatcher::Ddl(const Record& record, std::vector<Batch>* ready) {
+  if (!record.transactional || record.prefix != kDdlMessagePrefix) return absl::OkStatus();
+  auto where = [&] {
+    return absl::StrCat("line ", record.line, ", byte offset ", record.offset);
+  };
+  if (!in_transaction_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where(), ": a DDL capture message outside a transaction"));
+  }
+  absl::StatusOr<DdlEvent> event = ParseDdlMessage(record.content);
+  if (!event.ok()) return Annotate(event.status(), where());
+  last_table_ = nullptr;  // Names may change meaning below.
+  last_source_.clear();
+  const TableRef name{event->schema, event->table};
+  if (event->kind == DdlEvent::Kind::kDrop) return DdlDrop(record, name, ready);
+
+  Table* table = nullptr;
+  if (event->renamed()) {
+    absl::StatusOr<Table*> renamed = DdlRename(
+        record, TableRef{*event->previous_schema, *event->previous_table}, name, ready);
+    if (!renamed.ok()) return renamed.status();
+    table = *renamed;
+  } else {
+    absl::StatusOr<Table*> found = Find(record, name);
+    if (!found.ok()) return found.status();
+    table = *found;
+  }
+  if (table == nullptr) return absl::OkStatus();
+  if (table->source_dropped) {
+    NewSourceTable(table, ready);
+  } else if (event->kind == DdlEvent::Kind::kCreate &&
+             table->first_seen_in == transaction_ordinal_ && !table->group_open() &&
+             filter_.TargetName(event->table) == event->table) {
+    // A table new to this run: the target may still hold a predecessor of
+    // the name, dropped in an earlier run and kept. The rows of a CREATE
+    // TABLE AS, which precede this message, are still buffered and follow.
+    NewSourceTable(table, ready);
+  }
+  return DdlShape(*event, table, ready);
+}
+
+absl::Status ChangeBatcher::DdlDrop(const Record& record, TableRef name,
+                                    std::vector<Batch>* ready) {
+  absl::StatusOr<Table*> found = Find(record, name);
+  if (!found.ok()) return found.status();
+  Table* table = *found;
+  if (table == nullptr || table->source_dropped) return absl::OkStatus();
+  if (!Replayed(*table)) {
+    if (table->has_pending()) Flush(table, /*busy=*/false, ready);
+    // A partition that loads into a shared target table: the others' rows stay.
+    const bool shared_target = filter_.TargetName(name.name) != name.name;
+    if (options_.on_source_drop == SourceDropPolicy::kDrop && !shared_target && !table->dropped) {
+      table->Push(table->NewBatch(Batch::Kind::kDropTable, batch_position()), in_transaction_,
+                  ready);
+      NoteGroup(table);
+      table->dropped = true;
+    }
+  } else {
+    table->Discard(/*keep_memory=*/false);
+  }
+  const bool dropped = table->dropped;
+  // A batch that closes the group must not create the table again.
+  table->NewIncarnation();
+  table->dropped = dropped;
+  table->source_dropped = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::DdlRename(const Record& record,
+                                                               TableRef from, TableRef to,
+                                                               std::vector<Batch>* ready) {
+  absl::StatusOr<Table*> found = Find(record, from);
+  if (!found.ok()) return found.status();
+  Table* table = *found;
+  if (table == nullptr) return Find(record, to);  // Not replicated until now.
+  if (!filter_.Includes(to.schema, to.name) ||
+      (to.schema == kDdlCaptureSchema && to.name == kDdlCaptureLog)) {
+    // Renamed out of the replicated tables: as good as dropped for re_dms.
+    absl::Status dropped = DdlDrop(record, from, ready);
+    if (!dropped.ok()) return dropped;
+    return nullptr;
+  }
+  const std::string to_target = filter_.TargetName(to.name);
+  if (filter_.TargetName(from.name) != from.name || to_target != to.name) {
+    // Partitions that load into a shared target table: the rows stay where
+    // they are; the new name's changes go wherever it maps.
+    sources_.erase(SourceKey(from));
+    return Find(record, to);
+  }
+  if (!Replayed(*table)) {
+    if (table->has_pending()) Flush(table, /*busy=*/false, ready);
+    Batch batch = table->NewBatch(Batch::Kind::kRenameTable, batch_position());
+    batch.renamed_schema = std::string(to.schema);
+    batch.renamed_table = to_target;
+    table->Push(std::move(batch), in_transaction_, ready);
+    NoteGroup(table);
+  }
+  // The table keeps its state under the new name. A table that held the name
+  // before (dropped since) is displaced; batches it emitted stay valid.
+  std::unique_ptr<Table> moved = std::move(tables_[SourceKey(from)]);
+  tables_.erase(SourceKey(from));
+  std::unique_ptr<Table>& slot = tables_[SourceKey(TableRef{to.schema, to_target})];
+  if (slot != nullptr) {
+    for (auto it = sources_.begin(); it != sources_.end();) {
+      if (it->second == slot.get()) {
+        sources_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    displaced_.push_back(std::move(slot));
+  }
+  slot = std::move(moved);
+  sources_.erase(SourceKey(from));
+  sources_[SourceKey(to)] = table;
+  table->Rename(std::string(to.schema), to_target);
+  keys_->Invalidate(from.schema, from.name);
+  keys_->Invalidate(to.schema, to.name);
+  return table;
+}
+
+absl::Status ChangeBatcher::DdlShape(const DdlEvent& event, Table* table,
+                                     std::vector<Batch>* ready) {
+  // Renamed columns keep their attnum; a column dropped and added again gets
+  // a new one.
+  ColumnRenames renamed;
+  std::vector<std::string> added;
+  if (!table->attnums.empty()) {
+    for (size_t i = 0; i < event.columns.size(); ++i) {
+      auto known = std::find(table->attnums.begin(), table->attnums.end(), event.attnums[i]);
+      if (known == table->attnums.end()) {
+        added.push_back(event.columns[i].name);
+        continue;
+      }
+      const std::string& before = table->columns()[known - table->attnums.begin()].name;
+      if (before != event.columns[i].name) renamed.emplace_back(before, event.columns[i].name);
+    }
+  }
+  const bool same = table->columns_known() && table->SameColumns(event.columns) &&
+                    table->key().columns == event.key.columns &&
+                    table->key().identity == event.key.identity && renamed.empty() &&
+                    added.empty();
+  table->gone = table->recreated = table->key_from_stream = false;
+  absl::Status status;
+  if (same) {
+    table->SetKey(event.key);
+  } else if (Replayed(*table)) {
+    status = table->Reshape(event.columns, event.key);
+  } else {
+    status = ChangeColumns(event.columns, event.key, table, ready, std::move(renamed),
+                           std::move(added));
+  }
+  table->attnums = event.attnums;
+  return status;
+}
+
+void ChangeBatcher::NewSourceTable(Table* table, std::vector<Batch>* ready) {
+  if (!table->dropped && !Replayed(*table)) {
+    // Rows buffered now are the new table's (a CREATE TABLE AS): they follow.
+    table->Push(table->NewBatch(Batch::Kind::kDropTable, batch_position()), in_transaction_,
+                ready);
+    NoteGroup(table);
+  }
+  table->NewIncarnation();
 }
 
 void ChangeBatcher::Warn(Table* table, uint32_t kind, std::string message) {

@@ -434,6 +434,49 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
     }
     return statements;
   }
+  if (batch.kind == Batch::Kind::kRenameTable) {
+    // Nothing to rename when the table never reached the target.
+    if (!existing.has_value()) return statements;
+    const std::string renamed = QualifiedName(batch.renamed_schema, batch.renamed_table);
+    // The source had no table of the new name when it renamed: a target
+    // table of that name is a leftover (a dropped table kept by
+    // --on-source-drop=keep).
+    statements.push_back(
+        Make(Statement::Kind::kSchema, absl::StrCat("DROP TABLE IF EXISTS ", renamed)));
+    if (batch.renamed_schema == batch.schema) {
+      // Both dialects (Redshift "ALTER TABLE": RENAME TO new_name, in a
+      // transaction block).
+      statements.push_back(Make(Statement::Kind::kSchema,
+                                absl::StrCat("ALTER TABLE ", target, " RENAME TO ",
+                                             QuoteIdentifier(batch.renamed_table))));
+      return statements;
+    }
+    statements.push_back(
+        Make(Statement::Kind::kSchema, absl::StrCat("CREATE SCHEMA IF NOT EXISTS ",
+                                                    QuoteIdentifier(batch.renamed_schema))));
+    if (IsRedshift(dialect)) {
+      // Redshift's ALTER TABLE cannot move a table to another schema; CREATE
+      // TABLE ... (LIKE ...) keeps its columns, encodings, distribution and
+      // sort keys ("CREATE TABLE": LIKE parent_table).
+      statements.push_back(Make(Statement::Kind::kSchema,
+                                absl::StrCat("CREATE TABLE ", renamed, " (LIKE ", target,
+                                             " INCLUDING DEFAULTS)")));
+      statements.push_back(Make(Statement::Kind::kInsert,
+                                absl::StrCat("INSERT INTO ", renamed, " SELECT * FROM ", target)));
+      statements.push_back(Make(Statement::Kind::kSchema, absl::StrCat("DROP TABLE ", target)));
+      return statements;
+    }
+    statements.push_back(Make(Statement::Kind::kSchema,
+                              absl::StrCat("ALTER TABLE ", target, " SET SCHEMA ",
+                                           QuoteIdentifier(batch.renamed_schema))));
+    if (batch.renamed_table != batch.table) {
+      statements.push_back(Make(Statement::Kind::kSchema,
+                                absl::StrCat("ALTER TABLE ",
+                                             QualifiedName(batch.renamed_schema, batch.table),
+                                             " RENAME TO ", QuoteIdentifier(batch.renamed_table))));
+    }
+    return statements;
+  }
   if (!existing.has_value()) {
     if (batch.columns.empty()) {
       // A TRUNCATE of a table never seen with rows: nothing to create or empty.
@@ -504,8 +547,30 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
     statements.push_back(Make(Statement::Kind::kSchema, sql));
     return statements;
   }
+  // DDL capture's column renames, then its re-added columns: a target column
+  // of such a name holds the dropped column's values, so it goes, and the
+  // ADD COLUMN below makes it anew.
+  std::vector<TargetColumn> target_now = *existing;
+  for (const auto& [from, to] : batch.renamed_columns) {
+    auto column = std::find_if(target_now.begin(), target_now.end(),
+                               [&](const TargetColumn& c) { return c.name == from; });
+    if (column == target_now.end() || FindColumn(target_now, to) != nullptr) continue;
+    statements.push_back(Make(Statement::Kind::kSchema,
+                              absl::StrCat("ALTER TABLE ", target, " RENAME COLUMN ",
+                                           QuoteIdentifier(from), " TO ", QuoteIdentifier(to))));
+    column->name = to;
+  }
+  for (const std::string& name : batch.added_columns) {
+    auto column = std::find_if(target_now.begin(), target_now.end(),
+                               [&](const TargetColumn& c) { return c.name == name; });
+    if (column == target_now.end()) continue;
+    statements.push_back(Make(
+        Statement::Kind::kSchema,
+        absl::StrCat("ALTER TABLE ", target, " DROP COLUMN ", QuoteIdentifier(name))));
+    target_now.erase(column);
+  }
   for (const ColumnDef& column : batch.columns) {
-    if (FindColumn(*existing, column.name) != nullptr) continue;
+    if (FindColumn(target_now, column.name) != nullptr) continue;
     const std::string type = TargetTypeFor(options, dialect, column.type);
     // Never a key column of the table: its PRIMARY KEY was declared at CREATE.
     statements.push_back(
@@ -540,7 +605,7 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
     // first sees the new type in an ordinary batch.
     // Redshift: see column_rebuild.h.
     for (const ColumnDef& column : batch.columns) {
-      const TargetColumn* current = FindColumn(*existing, column.name);
+      const TargetColumn* current = FindColumn(target_now, column.name);
       const std::string wanted = PostgresTypeFor(column.type);
       if (current == nullptr || current->type == wanted) continue;
       const std::string name = QuoteIdentifier(column.name);
@@ -552,12 +617,12 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
   }
   if (IsRedshift(dialect)) {
     absl::StatusOr<std::vector<Statement>> rebuilds =
-        RebuildChangedColumns(options.type_mapping, batch, *existing);
+        RebuildChangedColumns(options.type_mapping, batch, target_now);
     if (!rebuilds.ok()) return rebuilds.status();
     for (Statement& statement : *rebuilds) statements.push_back(std::move(statement));
   }
   if (batch.kind == Batch::Kind::kSchemaChange && options.drop_removed_columns) {
-    for (const TargetColumn& column : *existing) {
+    for (const TargetColumn& column : target_now) {
       bool kept = std::any_of(batch.columns.begin(), batch.columns.end(),
                               [&](const ColumnDef& c) { return c.name == column.name; });
       if (kept) continue;
@@ -717,11 +782,21 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
   // applied_at is UTC on both dialects: on Redshift SYSDATE is "in the current
   // session time zone" (r_SYSDATE), which SessionSetupSql sets to UTC.
   const std::string checkpoints = QualifiedName(options.checkpoint_schema, kCheckpointTable);
-  const std::string where =
-      absl::StrCat(" WHERE \"target_schema\" = ", QuoteLiteral(dialect, batch.schema),
-                   " AND \"target_table\" = ", QuoteLiteral(dialect, batch.table));
-  statements.push_back(
-      Make(Statement::Kind::kCheckpoint, absl::StrCat("DELETE FROM ", checkpoints, where)));
+  auto where = [&](absl::string_view schema, absl::string_view table) {
+    return absl::StrCat(" WHERE \"target_schema\" = ", QuoteLiteral(dialect, schema),
+                        " AND \"target_table\" = ", QuoteLiteral(dialect, table));
+  };
+  // A renamed table's checkpoint moves with it.
+  const bool renamed = batch.kind == Batch::Kind::kRenameTable;
+  const std::string& schema = renamed ? batch.renamed_schema : batch.schema;
+  const std::string& table = renamed ? batch.renamed_table : batch.table;
+  if (renamed) {
+    statements.push_back(Make(Statement::Kind::kCheckpoint,
+                              absl::StrCat("DELETE FROM ", checkpoints,
+                                           where(batch.schema, batch.table))));
+  }
+  statements.push_back(Make(Statement::Kind::kCheckpoint,
+                            absl::StrCat("DELETE FROM ", checkpoints, where(schema, table))));
   const SourcePosition& position = batch.position;
   statements.push_back(Make(
       Statement::Kind::kCheckpoint,
@@ -729,7 +804,7 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
           "INSERT INTO ", checkpoints,
           " (\"target_schema\", \"target_table\", \"lsn\", \"xid\", \"sequence\", "
           "\"commit_time\", \"batch_sequence\", \"applied_at\") VALUES (",
-          QuoteLiteral(dialect, batch.schema), ", ", QuoteLiteral(dialect, batch.table), ", ",
+          QuoteLiteral(dialect, schema), ", ", QuoteLiteral(dialect, table), ", ",
           OptionalNumber(position.lsn), ", ",
           position.xid.has_value() ? absl::StrCat(*position.xid) : "NULL", ", ", position.sequence,
           ", ", position.commit_time.empty() ? "NULL" : QuoteLiteral(dialect, position.commit_time),

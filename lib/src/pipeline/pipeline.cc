@@ -102,6 +102,9 @@ class Pipeline::Impl {
     uint64_t rows = 0;
     bool staged_done = false;
     bool applies_with_next = false;  // Batch::applies_with_next.
+    // A rename onto a name another lane loaded into (its table dropped
+    // since): that lane's jobs dispatched before this one load first.
+    Lane* after = nullptr;
   };
   // A target table's batches, in sequence order; the front loads next.
   struct Lane {
@@ -116,6 +119,7 @@ class Pipeline::Impl {
       size_t count = 0;
       for (const std::unique_ptr<Job>& job : jobs) {
         if (!job->staged_done) return 0;
+        if (job->after != nullptr && !job->after->jobs.empty()) return 0;
         ++count;
         if (!job->applies_with_next) return count;
       }
@@ -143,9 +147,11 @@ class Pipeline::Impl {
     return batcher_->oldest_buffered_position().value_or(batcher_->position());
   }
   void ReportDurable();
-  // The lane of `batch`'s target table, created on first use; nullptr (and
-  // the pipeline failed) when another source schema already loads into it.
-  Lane* LaneForLocked(const Batch& batch, const std::string& source_schema)
+  // The lane of `batch`'s table (Batch::table_id, else its target name),
+  // created on first use; nullptr (and the pipeline failed) when another
+  // source table already loads into its target table. Sets job->after for a
+  // rename onto a name another lane loaded into.
+  Lane* LaneForLocked(const Batch& batch, const std::string& source_schema, Job* job)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   void StageWorker();
@@ -219,8 +225,12 @@ class Pipeline::Impl {
   bool failed_ ABSL_GUARDED_BY(mutex_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(mutex_);
   bool shutdown_ ABSL_GUARDED_BY(mutex_) = false;
-  // Target tables by `schema\0table`.
+  // Lanes by table id (or `schema\0table`), and which lane loads into each
+  // target table (`schema\0table`) now.
   absl::flat_hash_map<std::string, std::unique_ptr<Lane>> lanes_ ABSL_GUARDED_BY(mutex_);
+  absl::flat_hash_map<std::string, Lane*> lane_names_ ABSL_GUARDED_BY(mutex_);
+  // Lanes with a job that waits for another lane (Job::after).
+  std::vector<Lane*> waiting_lanes_ ABSL_GUARDED_BY(mutex_);
   std::deque<Job*> stage_queue_ ABSL_GUARDED_BY(mutex_);
   std::deque<Lane*> ready_lanes_ ABSL_GUARDED_BY(mutex_);
   uint64_t jobs_in_flight_ ABSL_GUARDED_BY(mutex_) = 0;
@@ -523,7 +533,7 @@ void Pipeline::Impl::Dispatch(std::vector<Batch>* batches, const SourcePosition&
     absl::MutexLock lock(&mutex_);
     wanted_bytes_ = job->memory_bytes;
     mutex_.Await(absl::Condition(this, &Impl::HasRoom));
-    Lane* lane = failed_ ? nullptr : LaneForLocked(batch, source_schema);
+    Lane* lane = failed_ ? nullptr : LaneForLocked(batch, source_schema, job.get());
     if (lane == nullptr) {
       // Dropped after a failure, never loaded: its ticket stays open so that
       // the durable position never passes it.
@@ -550,19 +560,37 @@ void Pipeline::Impl::Dispatch(std::vector<Batch>* batches, const SourcePosition&
 }
 
 Pipeline::Impl::Lane* Pipeline::Impl::LaneForLocked(const Batch& batch,
-                                                    const std::string& source_schema) {
+                                                    const std::string& source_schema, Job* job) {
+  auto name_of = [](absl::string_view schema, absl::string_view table) {
+    return absl::StrCat(schema, absl::string_view("\0", 1), table);
+  };
+  const std::string name = name_of(batch.schema, batch.table);
   std::unique_ptr<Lane>& lane =
-      lanes_[absl::StrCat(batch.schema, absl::string_view("\0", 1), batch.table)];
+      lanes_[batch.table_id != 0 ? absl::StrCat("#", batch.table_id) : name];
   if (lane == nullptr) {
     lane = std::make_unique<Lane>();
     lane->source_schema = source_schema;
-  } else if (lane->source_schema != source_schema) {
+  }
+  Lane*& owner = lane_names_[name];
+  if (owner == nullptr) owner = lane.get();
+  if (owner != lane.get()) {
     FailLocked(absl::InvalidArgumentError(
-        absl::StrCat("source tables ", lane->source_schema, ".", batch.table, " and ",
+        absl::StrCat("source tables ", owner->source_schema, ".", batch.table, " and ",
                      source_schema, ".", batch.table, " would both load into ", batch.schema, ".",
                      batch.table, " (the target schema is ", options_.target_schema,
                      " for all tables); exclude one of them or drop the target schema override")));
     return nullptr;
+  }
+  if (batch.kind == Batch::Kind::kRenameTable) {
+    std::string renamed_schema = batch.renamed_schema;
+    if (!options_.target_schema.empty()) renamed_schema = options_.target_schema;
+    lane_names_.erase(name);
+    Lane*& previous = lane_names_[name_of(renamed_schema, batch.renamed_table)];
+    if (previous != nullptr && previous != lane.get() && !previous->jobs.empty()) {
+      job->after = previous;
+      waiting_lanes_.push_back(lane.get());
+    }
+    previous = lane.get();
   }
   return lane.get();
 }
@@ -644,6 +672,18 @@ void Pipeline::Impl::LoadWorker(Loader* loader) {
         lane->jobs.pop_front();
       }
       MaybeReadyLocked(lane);
+      if (lane->jobs.empty() && !waiting_lanes_.empty()) {
+        for (Lane* waiting : waiting_lanes_) MaybeReadyLocked(waiting);
+        auto done_waiting = [](Lane* waiting) {
+          for (const std::unique_ptr<Job>& job : waiting->jobs) {
+            if (job->after != nullptr && !job->after->jobs.empty()) return false;
+          }
+          return true;
+        };
+        waiting_lanes_.erase(
+            std::remove_if(waiting_lanes_.begin(), waiting_lanes_.end(), done_waiting),
+            waiting_lanes_.end());
+      }
     }
     ReportDurable();
   }
