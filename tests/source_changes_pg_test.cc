@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "re_dms/change_batcher.h"
 #include "re_dms/csv_writer.h"
+#include "re_dms/ddl_capture.h"
 #include "re_dms/key_columns.h"
 #include "re_dms/parser.h"
 #include "re_dms/redshift_loader.h"
@@ -361,6 +362,153 @@ TEST_F(SourceChangesPgTest, TableRecreatedWithAnotherKeyDoesNotMixTheKeys) {
   EXPECT_EQ(*rows, (std::vector<TextRow>{
                        {std::string("2"), std::string("b"), std::nullopt, std::nullopt},
                        {std::nullopt, std::nullopt, std::string("x"), std::string("6")}}));
+}
+
+// With DDL capture installed at the source, the stream says what the catalog
+// cannot: every case below is replicated exactly.
+class DdlCapturePgTest : public SourceChangesPgTest {
+ protected:
+  void SetUp() override {
+    SourceChangesPgTest::SetUp();
+    if (HasFatalFailure()) return;
+    absl::Status installed = InstallDdlCapture(source_->conninfo());
+    ASSERT_TRUE(installed.ok()) << installed;
+  }
+
+  void ExpectMissing(absl::string_view table) {
+    EXPECT_FALSE(TargetHas(table)) << table << " is still in the target";
+  }
+};
+
+TEST_F(DdlCapturePgTest, RenamedTableKeepsItsTargetTableAndRows) {
+  for (uint64_t max_rows : {uint64_t{1}, uint64_t{1'000'000}}) {  // Between batches, inside one.
+    SCOPED_TRACE(absl::StrCat("max_rows ", max_rows));
+    batcher_options_.max_rows = max_rows;
+    const std::string name = absl::StrCat("rn_", max_rows);
+    const std::string stream = Capture({
+        absl::StrCat("CREATE TABLE ", name, " (id int PRIMARY KEY, v text)"),
+        absl::StrCat("INSERT INTO ", name, " VALUES (1, 'a'), (2, 'b'), (3, 'O''Brien')"),
+        absl::StrCat("DELETE FROM ", name, " WHERE id = 2"),
+        absl::StrCat("ALTER TABLE ", name, " RENAME TO ", name, "_new"),
+        absl::StrCat("INSERT INTO ", name, "_new VALUES (4, E'line\\nbreak')"),
+        absl::StrCat("UPDATE ", name, "_new SET v = NULL WHERE id = 1"),
+    });
+    absl::Status status = Replicate(stream);
+    ASSERT_TRUE(status.ok()) << status;
+    ExpectEqual(name + "_new");
+    ExpectMissing(name);
+  }
+  EXPECT_THAT(warnings_, IsEmpty());
+}
+
+TEST_F(DdlCapturePgTest, TablesSwappedByRenamesInOneTransaction) {
+  const std::string stream = Capture({
+      "CREATE TABLE sw (id int PRIMARY KEY, v text)",
+      "CREATE TABLE sw_next (id int PRIMARY KEY, v text)",
+      "INSERT INTO sw VALUES (1, 'old')",
+      "INSERT INTO sw_next VALUES (2, 'new')",
+      "BEGIN; ALTER TABLE sw RENAME TO sw_old; ALTER TABLE sw_next RENAME TO sw; "
+      "INSERT INTO sw VALUES (3, 'newer'); COMMIT",
+      "DROP TABLE sw_old",
+  });
+  absl::Status status = Replicate(stream);
+  ASSERT_TRUE(status.ok()) << status;
+  ExpectEqual("sw");
+  ExpectMissing("sw_next");
+}
+
+TEST_F(DdlCapturePgTest, ColumnDroppedAndAddedAgainBetweenBatches) {
+  batcher_options_.max_rows = 1;
+  const std::string stream = Capture({
+      "CREATE TABLE da (id int PRIMARY KEY, c text, n int)",
+      "INSERT INTO da VALUES (1, 'x', 1), (2, 'y', 2)",
+      "ALTER TABLE da DROP COLUMN c",
+      "ALTER TABLE da ADD COLUMN c text",
+      "INSERT INTO da VALUES (3, 3, 'z')",
+      "UPDATE da SET n = 20 WHERE id = 2",
+      // Dropped and added in one statement, with a default this time.
+      "ALTER TABLE da DROP COLUMN n, ADD COLUMN n int DEFAULT 7",
+      "DELETE FROM da WHERE id = 1",
+  });
+  absl::Status status = Replicate(stream);
+  ASSERT_TRUE(status.ok()) << status;
+  ExpectEqual("da");
+}
+
+TEST_F(DdlCapturePgTest, RenamedColumnKeepsItsValues) {
+  batcher_options_.max_rows = 1;
+  const std::string stream = Capture({
+      "CREATE TABLE rc (id int PRIMARY KEY, before text)",
+      "INSERT INTO rc VALUES (1, 'kept'), (2, 'also kept')",
+      "ALTER TABLE rc RENAME COLUMN before TO after",
+      "INSERT INTO rc VALUES (3, 'new')",
+  });
+  absl::Status status = Replicate(stream);
+  ASSERT_TRUE(status.ok()) << status;
+  ExpectEqual("rc");
+}
+
+TEST_F(DdlCapturePgTest, TableDroppedAndRecreatedWithAnotherKey) {
+  for (SourceDropPolicy policy : {SourceDropPolicy::kKeep, SourceDropPolicy::kDrop}) {
+    batcher_options_.on_source_drop = policy;
+    const std::string name = policy == SourceDropPolicy::kKeep ? "rk" : "rd";
+    SCOPED_TRACE(name);
+    const std::string stream = Capture({
+        absl::StrCat("CREATE TABLE ", name, " (id int PRIMARY KEY, v text)"),
+        absl::StrCat("INSERT INTO ", name, " VALUES (1, 'a'), (2, 'b')"),
+        absl::StrCat("DELETE FROM ", name, " WHERE id = 1"),
+        absl::StrCat("DROP TABLE ", name),
+        absl::StrCat("CREATE TABLE ", name, " (k text PRIMARY KEY, id int)"),
+        absl::StrCat("INSERT INTO ", name, " VALUES ('x', 2), ('y', 3)"),
+        absl::StrCat("UPDATE ", name, " SET k = 'z' WHERE k = 'y'"),
+        absl::StrCat("DELETE FROM ", name, " WHERE k = 'x'"),
+    });
+    absl::Status status = Replicate(stream);
+    ASSERT_TRUE(status.ok()) << status;
+    ExpectEqual(name);
+  }
+  EXPECT_THAT(warnings_, IsEmpty());
+}
+
+TEST_F(DdlCapturePgTest, CreateTableAsAfterADropKeepsItsRows) {
+  const std::string stream = Capture({
+      "CREATE TABLE ca (id int PRIMARY KEY, v text)",
+      "INSERT INTO ca VALUES (1, 'old')",
+      "BEGIN; DROP TABLE ca; CREATE TABLE ca AS SELECT g AS id, 'new ' || g AS v "
+      "FROM generate_series(1, 3) g; COMMIT",
+  });
+  absl::Status status = Replicate(stream);
+  ASSERT_TRUE(status.ok()) << status;
+  ExpectEqual("ca");
+}
+
+TEST_F(DdlCapturePgTest, RenamedPartitionTruncated) {
+  const std::string stream = Capture({
+      "CREATE TABLE pt (id int, part text, PRIMARY KEY (id, part)) PARTITION BY LIST (part)",
+      "CREATE TABLE pt_a PARTITION OF pt FOR VALUES IN ('a')",
+      "CREATE TABLE pt_b PARTITION OF pt FOR VALUES IN ('b')",
+      "INSERT INTO pt VALUES (1, 'a'), (2, 'a'), (3, 'b')",
+      "ALTER TABLE pt_a RENAME TO pt_a_old",
+      "TRUNCATE pt_a_old",
+      "INSERT INTO pt VALUES (4, 'a'), (5, 'b')",
+  });
+  absl::Status status = Replicate(stream);
+  ASSERT_TRUE(status.ok()) << status;
+  ExpectEqual("pt_a_old");
+  ExpectEqual("pt_b");
+  ExpectMissing("pt_a");
+}
+
+TEST_F(DdlCapturePgTest, UninstallRemovesEveryObject) {
+  ASSERT_TRUE(UninstallDdlCapture(source_->conninfo()).ok());
+  absl::StatusOr<std::vector<TextRow>> left = source_->Query(
+      "SELECT count(*)::text FROM pg_event_trigger WHERE evtname LIKE 're_dms%' UNION ALL "
+      "SELECT count(*)::text FROM pg_namespace WHERE nspname = 're_dms'");
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(*left, (std::vector<TextRow>{{std::string("0")}, {std::string("0")}}));
+  // Installing again after that works, and twice in a row too.
+  EXPECT_TRUE(InstallDdlCapture(source_->conninfo()).ok());
+  EXPECT_TRUE(InstallDdlCapture(source_->conninfo()).ok());
 }
 
 }  // namespace

@@ -94,7 +94,7 @@ BEGIN
         'event', CASE WHEN command.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
                       THEN 'create' ELSE 'alter' END,
         'command', command.command_tag,
-        'oid', command.oid,
+        'oid', command.oid::bigint,
         'schema', command.nspname,
         'table', command.relname) || re_dms.ddl_capture_shape(command.oid));
   END LOOP;
@@ -116,7 +116,7 @@ BEGIN
   LOOP
     PERFORM re_dms.ddl_capture_emit(dropped.objid,
       jsonb_build_object('version', 1, 'event', 'drop', 'command', tg_tag,
-                         'oid', dropped.objid, 'schema', dropped.schema_name,
+                         'oid', dropped.objid::bigint, 'schema', dropped.schema_name,
                          'table', dropped.object_name));
   END LOOP;
 END

@@ -480,7 +480,13 @@ Batch WithoutRows(const Batch& batch) {
   copy.schema = batch.schema;
   copy.table = batch.table;
   copy.sequence = batch.sequence;
+  copy.table_id = batch.table_id;
   copy.kind = batch.kind;
+  copy.applies_with_next = batch.applies_with_next;
+  copy.renamed_schema = batch.renamed_schema;
+  copy.renamed_table = batch.renamed_table;
+  copy.renamed_columns = batch.renamed_columns;
+  copy.added_columns = batch.added_columns;
   copy.position = batch.position;
   copy.columns = batch.columns;
   copy.key_columns = batch.key_columns;
