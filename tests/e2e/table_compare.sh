@@ -24,7 +24,7 @@ compare_psql() {
 compare_list_tables() {
   compare_psql "$1" -F $'\t' -c "
     SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 're_dms')
       AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2"
 }
 

@@ -1387,6 +1387,12 @@ void ChangeBatcher::NewSourceTable(Table* table, std::vector<Batch>* ready) {
                 ready);
     NoteGroup(table);
   }
+  if (table->has_pending()) {
+    // The buffered rows keep the shape they were read with, until the
+    // message's shape follows them.
+    table->gone = table->recreated = table->key_from_stream = table->source_dropped = false;
+    return;
+  }
   table->NewIncarnation();
 }
 
