@@ -435,6 +435,25 @@ TEST_F(DdlCapturePgTest, ColumnDroppedAndAddedAgainBetweenBatches) {
   ExpectEqual("da");
 }
 
+// The table predates the installation: its first captured statement drops
+// and adds a column of the same name and type, which only the attnums the
+// installation logged tell apart from no change.
+TEST_F(DdlCapturePgTest, ColumnDroppedAndAddedInTheFirstCapturedStatement) {
+  ASSERT_TRUE(UninstallDdlCapture(source_->conninfo()).ok());
+  batcher_options_.max_rows = 1;
+  std::vector<std::string> workload = {
+      "CREATE TABLE fa (id int PRIMARY KEY, c text, d text)",
+      "INSERT INTO fa VALUES (1, 'x', 'a'), (2, 'y', 'b')",
+  };
+  for (const std::string& statement : DdlCaptureInstallSql()) workload.push_back(statement);
+  workload.push_back("ALTER TABLE fa DROP COLUMN c, ADD COLUMN c text DEFAULT 'new'");
+  workload.push_back("ALTER TABLE fa RENAME COLUMN d TO e");
+  workload.push_back("INSERT INTO fa VALUES (3, 'e3', 'z')");
+  absl::Status status = Replicate(Capture(workload));
+  ASSERT_TRUE(status.ok()) << status;
+  ExpectEqual("fa");
+}
+
 TEST_F(DdlCapturePgTest, RenamedColumnKeepsItsValues) {
   batcher_options_.max_rows = 1;
   const std::string stream = Capture({

@@ -60,6 +60,10 @@ struct DdlEvent {
   // table is new or predates the installation's log.
   std::optional<std::string> previous_schema;
   std::optional<std::string> previous_table;
+  // The columns (and their attnums) the log held for the oid before the
+  // statement; empty when unknown.
+  std::vector<ColumnDef> previous_columns;
+  std::vector<int> previous_attnums;
   // kCreate/kAlter: every live column in attnum order (with
   // existing_rows_value), their attnums, and the key as KeyColumns reports it.
   std::vector<ColumnDef> columns;

@@ -1349,16 +1349,22 @@ absl::Status ChangeBatcher::DdlShape(const DdlEvent& event, Table* table,
                                      std::vector<Batch>* ready) {
   // Renamed columns keep their attnum; a column dropped and added again gets
   // a new one.
+  // The message's previous columns are the log's; the table's own, when it
+  // had a message in this run, are the same.
+  const bool from_table = event.previous_attnums.empty();
+  const std::vector<int>& attnums_before = from_table ? table->attnums : event.previous_attnums;
   ColumnRenames renamed;
   std::vector<std::string> added;
-  if (!table->attnums.empty()) {
+  if (!attnums_before.empty() && (!from_table || table->columns_known())) {
     for (size_t i = 0; i < event.columns.size(); ++i) {
-      auto known = std::find(table->attnums.begin(), table->attnums.end(), event.attnums[i]);
-      if (known == table->attnums.end()) {
+      auto known = std::find(attnums_before.begin(), attnums_before.end(), event.attnums[i]);
+      if (known == attnums_before.end()) {
         added.push_back(event.columns[i].name);
         continue;
       }
-      const std::string& before = table->columns()[known - table->attnums.begin()].name;
+      const size_t index = known - attnums_before.begin();
+      const std::string& before =
+          from_table ? table->columns()[index].name : event.previous_columns[index].name;
       if (before != event.columns[i].name) renamed.emplace_back(before, event.columns[i].name);
     }
   }

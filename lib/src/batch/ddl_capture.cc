@@ -47,7 +47,9 @@ FROM pg_class c WHERE c.oid = rel
 $fn$)sql";
 
 // Writes the log row and the message of one event. The log's last row for an
-// oid is the table's name before a statement renames it.
+// oid holds the table's name and columns before the statement: the message
+// carries them, so a reader knows a rename, and a column dropped and added
+// again (a new attnum) even in one statement, from the message alone.
 constexpr char kEmitFunctionSql[] = R"sql(
 CREATE OR REPLACE FUNCTION re_dms.ddl_capture_emit(rel pg_catalog.oid, event pg_catalog.jsonb)
 RETURNS void LANGUAGE plpgsql
@@ -57,14 +59,17 @@ DECLARE
   previous record;
   message jsonb := event;
 BEGIN
-  SELECT schema_name, table_name INTO previous FROM re_dms.ddl_capture_log
-    WHERE relid = rel ORDER BY id DESC LIMIT 1;
+  SELECT l.schema_name, l.table_name, l.event INTO previous FROM re_dms.ddl_capture_log l
+    WHERE l.relid = rel ORDER BY l.id DESC LIMIT 1;
   IF FOUND AND event->>'event' <> 'create' THEN
     message := message || jsonb_build_object('previous_schema', previous.schema_name,
                                              'previous_table', previous.table_name);
+    IF previous.event ? 'columns' THEN
+      message := message || jsonb_build_object('previous_columns', previous.event->'columns');
+    END IF;
   END IF;
   INSERT INTO re_dms.ddl_capture_log (relid, schema_name, table_name, event)
-    VALUES (rel, event->>'schema', event->>'table', message);
+    VALUES (rel, event->>'schema', event->>'table', event);
   PERFORM pg_logical_emit_message(true, 're_dms.ddl', message::text);
 END
 $fn$)sql";
@@ -133,6 +138,35 @@ absl::StatusOr<std::string> StringField(const nlohmann::json& object, const char
   return it->get<std::string>();
 }
 
+// The array `field` of column objects (name, type, attnum, missing).
+absl::Status ParseColumns(const nlohmann::json& json, const char* field,
+                          std::vector<ColumnDef>* columns, std::vector<int>* attnums) {
+  auto array = json.find(field);
+  if (array == json.end() || !array->is_array()) return FieldError(field, "an array");
+  for (const nlohmann::json& column : *array) {
+    if (!column.is_object()) return FieldError(field, "an array of objects");
+    ColumnDef def;
+    absl::StatusOr<std::string> name = StringField(column, "name");
+    absl::StatusOr<std::string> type = StringField(column, "type");
+    if (!name.ok()) return name.status();
+    if (!type.ok()) return type.status();
+    def.name = *std::move(name);
+    def.type = *std::move(type);
+    auto missing = column.find("missing");
+    if (missing != column.end() && !missing->is_null()) {
+      if (!missing->is_string()) return FieldError("missing", "a string or null");
+      def.existing_rows_value = missing->get<std::string>();
+    }
+    auto attnum = column.find("attnum");
+    if (attnum == column.end() || !attnum->is_number_integer()) {
+      return FieldError("attnum", "a number");
+    }
+    attnums->push_back(attnum->get<int>());
+    columns->push_back(std::move(def));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunInOneTransaction(absl::string_view conninfo, const std::vector<std::string>& sql,
                                  absl::string_view what) {
   PgConnectionOptions options;
@@ -199,6 +233,11 @@ absl::StatusOr<DdlEvent> ParseDdlMessage(absl::string_view content) {
     event.previous_schema = *std::move(schema);
     event.previous_table = *std::move(table);
   }
+  if (json.contains("previous_columns")) {
+    absl::Status previous = ParseColumns(json, "previous_columns", &event.previous_columns,
+                                         &event.previous_attnums);
+    if (!previous.ok()) return previous;
+  }
   if (event.kind == DdlEvent::Kind::kDrop) return event;
 
   absl::StatusOr<std::string> identity = StringField(json, "identity");
@@ -214,30 +253,9 @@ absl::StatusOr<DdlEvent> ParseDdlMessage(absl::string_view content) {
   } else {
     return FieldError("identity", "one of d, i, f, n");
   }
-  auto columns = json.find("columns");
-  if (columns == json.end() || !columns->is_array()) return FieldError("columns", "an array");
-  for (const nlohmann::json& column : *columns) {
-    if (!column.is_object()) return FieldError("columns", "an array of objects");
-    ColumnDef def;
-    absl::StatusOr<std::string> name = StringField(column, "name");
-    absl::StatusOr<std::string> type = StringField(column, "type");
-    if (!name.ok()) return name.status();
-    if (!type.ok()) return type.status();
-    def.name = *std::move(name);
-    def.type = *std::move(type);
-    auto missing = column.find("missing");
-    if (missing != column.end() && !missing->is_null()) {
-      if (!missing->is_string()) return FieldError("missing", "a string or null");
-      def.existing_rows_value = missing->get<std::string>();
-    }
-    auto attnum = column.find("attnum");
-    if (attnum == column.end() || !attnum->is_number_integer()) {
-      return FieldError("attnum", "a number");
-    }
-    event.attnums.push_back(attnum->get<int>());
-    event.key.table_columns.push_back(def);
-    event.columns.push_back(std::move(def));
-  }
+  absl::Status columns = ParseColumns(json, "columns", &event.columns, &event.attnums);
+  if (!columns.ok()) return columns;
+  event.key.table_columns = event.columns;
   auto key = json.find("key");
   if (key == json.end() || !key->is_array()) return FieldError("key", "an array");
   for (const nlohmann::json& name : *key) {
@@ -250,20 +268,24 @@ absl::StatusOr<DdlEvent> ParseDdlMessage(absl::string_view content) {
 std::vector<std::string> DdlCaptureInstallSql() {
   return {
       "CREATE SCHEMA IF NOT EXISTS re_dms",
+      // lsn: where the statement wrote, before its commit and after every
+      // commit of a change it had to wait for (DDL locks the table).
       "CREATE TABLE IF NOT EXISTS re_dms.ddl_capture_log ("
       "id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
       "relid oid NOT NULL, schema_name text NOT NULL, table_name text NOT NULL, "
-      "event jsonb NOT NULL, logged_at timestamptz NOT NULL DEFAULT now())",
+      "event jsonb NOT NULL, lsn pg_lsn NOT NULL DEFAULT pg_current_wal_insert_lsn(), "
+      "logged_at timestamptz NOT NULL DEFAULT now())",
       "CREATE INDEX IF NOT EXISTS ddl_capture_log_relid ON re_dms.ddl_capture_log (relid, id)",
-      // Every existing table's name, so that the first rename of one knows
-      // its previous name.
+      kShapeFunctionSql,
+      // Every existing table's name and shape, so that its first captured
+      // statement knows what it had before.
       "INSERT INTO re_dms.ddl_capture_log (relid, schema_name, table_name, event) "
-      "SELECT c.oid, n.nspname, c.relname, jsonb_build_object('event', 'installed') "
+      "SELECT c.oid, n.nspname, c.relname, "
+      "jsonb_build_object('event', 'installed') || re_dms.ddl_capture_shape(c.oid) "
       "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
       "WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
       "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 're_dms') "
       "AND NOT EXISTS (SELECT FROM re_dms.ddl_capture_log l WHERE l.relid = c.oid)",
-      kShapeFunctionSql,
       kEmitFunctionSql,
       kEndFunctionSql,
       kDropFunctionSql,
