@@ -786,30 +786,35 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
     return absl::StrCat(" WHERE \"target_schema\" = ", QuoteLiteral(dialect, schema),
                         " AND \"target_table\" = ", QuoteLiteral(dialect, table));
   };
-  // A renamed table's checkpoint moves with it.
-  const bool renamed = batch.kind == Batch::Kind::kRenameTable;
-  const std::string& schema = renamed ? batch.renamed_schema : batch.schema;
-  const std::string& table = renamed ? batch.renamed_table : batch.table;
-  if (renamed) {
-    statements.push_back(Make(Statement::Kind::kCheckpoint,
-                              absl::StrCat("DELETE FROM ", checkpoints,
-                                           where(batch.schema, batch.table))));
+  // A renamed table's checkpoint goes with it, and its old name keeps one
+  // at the rename: a replay from before the rename finds its transactions on
+  // the old name applied, rather than a table to create anew.
+  std::vector<std::pair<std::string, std::string>> names = {{batch.schema, batch.table}};
+  if (batch.kind == Batch::Kind::kRenameTable) {
+    names.emplace_back(batch.renamed_schema, batch.renamed_table);
   }
-  statements.push_back(Make(Statement::Kind::kCheckpoint,
-                            absl::StrCat("DELETE FROM ", checkpoints, where(schema, table))));
   const SourcePosition& position = batch.position;
-  statements.push_back(Make(
-      Statement::Kind::kCheckpoint,
-      absl::StrCat(
-          "INSERT INTO ", checkpoints,
-          " (\"target_schema\", \"target_table\", \"lsn\", \"xid\", \"sequence\", "
-          "\"commit_time\", \"batch_sequence\", \"applied_at\") VALUES (",
-          QuoteLiteral(dialect, schema), ", ", QuoteLiteral(dialect, table), ", ",
-          OptionalNumber(position.lsn), ", ",
-          position.xid.has_value() ? absl::StrCat(*position.xid) : "NULL", ", ", position.sequence,
-          ", ", position.commit_time.empty() ? "NULL" : QuoteLiteral(dialect, position.commit_time),
-          ", ", batch.sequence, ", ",
-          IsRedshift(dialect) ? "SYSDATE" : "(now() AT TIME ZONE 'UTC')", ")")));
+  for (const auto& [schema, table] : names) {
+    // The old name's row is the one with batch_sequence 0 (see AlreadyApplied).
+    const uint64_t batch_sequence = &table == &names.front().second && names.size() > 1
+                                        ? 0
+                                        : batch.sequence;
+    statements.push_back(Make(Statement::Kind::kCheckpoint,
+                              absl::StrCat("DELETE FROM ", checkpoints, where(schema, table))));
+    statements.push_back(Make(
+        Statement::Kind::kCheckpoint,
+        absl::StrCat(
+            "INSERT INTO ", checkpoints,
+            " (\"target_schema\", \"target_table\", \"lsn\", \"xid\", \"sequence\", "
+            "\"commit_time\", \"batch_sequence\", \"applied_at\") VALUES (",
+            QuoteLiteral(dialect, schema), ", ", QuoteLiteral(dialect, table), ", ",
+            OptionalNumber(position.lsn), ", ",
+            position.xid.has_value() ? absl::StrCat(*position.xid) : "NULL", ", ",
+            position.sequence, ", ",
+            position.commit_time.empty() ? "NULL" : QuoteLiteral(dialect, position.commit_time),
+            ", ", batch_sequence, ", ",
+            IsRedshift(dialect) ? "SYSDATE" : "(now() AT TIME ZONE 'UTC')", ")")));
+  }
   return statements;
 }
 

@@ -194,8 +194,15 @@ absl::StatusOr<StoredCheckpoint> ParseCheckpoint(const PgRow& row) {
   return stored;
 }
 
-// Whether the checkpoint shows `batch` applied already.
-bool AlreadyApplied(const StoredCheckpoint& stored, const Batch& batch, bool retry) {
+// Whether the checkpoint shows `batch` applied already. `renames_into`: the
+// batch's group renames a table to the batch's name. A checkpoint with
+// batch_sequence 0 is the one a rename leaves on the old name (merge_sql.cc):
+// it says the old name's table is applied through the rename, not that the
+// table renamed into the name later is; tables swapped by renames in one
+// transaction meet exactly that.
+bool AlreadyApplied(const StoredCheckpoint& stored, const Batch& batch, bool retry,
+                    bool renames_into) {
+  if (renames_into && stored.batch_sequence == 0) return false;
   const SourcePosition& applied = stored.checkpoint.position;
   const SourcePosition& position = batch.position;
   // Each LSN is one commit, applied to a table in one group (loader.h).
@@ -365,7 +372,13 @@ absl::Status RedshiftLoader::ApplyOnce(const std::vector<const StagedBatch*>& gr
   if (!checkpoint->empty()) {
     absl::StatusOr<StoredCheckpoint> stored = ParseCheckpoint((*checkpoint)[0]);
     if (!stored.ok()) return stored.status();
-    if (AlreadyApplied(*stored, last, retry)) {
+    const bool renames_into =
+        std::any_of(group.begin(), group.end(), [&](const StagedBatch* staged) {
+          return staged->batch.kind == Batch::Kind::kRenameTable &&
+                 staged->batch.renamed_schema == last.schema &&
+                 staged->batch.renamed_table == last.table;
+        });
+    if (AlreadyApplied(*stored, last, retry, renames_into)) {
       ++skipped_batches_;
       return run("ROLLBACK", "ROLLBACK");
     }
