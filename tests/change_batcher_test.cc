@@ -4,6 +4,7 @@
 
 #include "re_dms/change_batcher.h"
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -54,6 +55,8 @@ std::string Render(const Batch& batch) {
     }
     case Batch::Kind::kDropTable:
       return absl::StrCat(out, "DROP");
+    case Batch::Kind::kRenameTable:
+      return absl::StrCat(out, "RENAME TO ", batch.renamed_schema, ".", batch.renamed_table);
     case Batch::Kind::kRows:
       break;
   }
@@ -115,6 +118,33 @@ class Stream {
     for (std::string& table : tables)
       record.truncated.push_back({"public", Keep(std::move(table))});
     record.restart_seqs = restart_seqs;
+    return record;
+  }
+  // DDL capture's message (ddl_capture.h) for table `table` of columns
+  // `names` (types as in Change) at `attnums`, key id; `previous` when renamed.
+  Record Ddl(std::string event, std::string table, std::vector<std::string> names,
+             std::vector<int> attnums, std::string previous = "") {
+    std::string columns;
+    for (size_t i = 0; i < names.size(); ++i) {
+      absl::StrAppend(&columns, i == 0 ? "" : ",", "{\"name\":\"", names[i], "\",\"type\":\"",
+                      names[i] == "id" || names[i] == "k" ? "integer" : "text",
+                      "\",\"attnum\":", attnums[i], "}");
+    }
+    std::string json = absl::StrCat("{\"version\":1,\"event\":\"", event,
+                                    "\",\"command\":\"X\",\"oid\":1,\"schema\":\"public\",",
+                                    "\"table\":\"", table, "\"");
+    if (!previous.empty()) {
+      absl::StrAppend(&json, ",\"previous_schema\":\"public\",\"previous_table\":\"", previous,
+                      "\"");
+    }
+    if (event != "drop") {
+      absl::StrAppend(&json, ",\"identity\":\"d\",\"columns\":[", columns, "],\"key\":[\"id\"]");
+    }
+    absl::StrAppend(&json, "}");
+    Record record = Next(RecordKind::kMessage);
+    record.transactional = true;
+    record.prefix = "re_dms.ddl";
+    record.content = Keep(std::move(json));
     return record;
   }
   Record Next(RecordKind kind) {
@@ -719,6 +749,65 @@ TEST(TableFilterTest, GlobsAndSuffixes) {
   absl::StatusOr<TableFilter> bad = TableFilter::Create({{}, {}, "(unclosed"});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.status().message(), HasSubstr("(unclosed"));
+}
+
+// DDL capture: the messages are barriers in stream order, in the group of
+// their transaction.
+TEST_F(BatcherTest, DdlCaptureRenameMovesTheTableAndItsLaterRows) {
+  Make();
+  EXPECT_THAT(
+      OneTransaction({I(1, V("a"), V("b")), s_.Ddl("alter", "t2", {"id", "a", "b"}, {1, 2, 3}, "t"),
+                      I(2, V("c"), V("d"), "t2")}),
+      ElementsAre("public.t#1 +{id,a,b}('1','a','b')", "public.t#2 RENAME TO public.t2",
+                  "public.t2#3 +{id,a,b}('2','c','d')"));
+  EXPECT_TRUE(ready_[0].applies_with_next);
+  EXPECT_TRUE(ready_[1].applies_with_next);
+  EXPECT_FALSE(ready_[2].applies_with_next);
+  EXPECT_EQ(ready_[0].table_id, ready_[2].table_id);
+}
+
+TEST_F(BatcherTest, DdlCaptureColumnAddedAgainAndRenamed) {
+  Make();
+  ASSERT_TRUE(Feed({s_.Begin(1), s_.Ddl("alter", "t", {"id", "a", "b"}, {1, 2, 3}),
+                    I(1, V("a"), V("b")), s_.Commit(1)})
+                  .ok());
+  ASSERT_TRUE(
+      Feed({s_.Begin(2), s_.Ddl("alter", "t", {"id", "c", "a"}, {1, 3, 4}), s_.Commit(2)}).ok());
+  ASSERT_TRUE(batcher_->FlushAll(&ready_).ok());
+  auto found = std::find_if(ready_.rbegin(), ready_.rend(), [](const Batch& batch) {
+    return batch.kind == Batch::Kind::kSchemaChange;
+  });
+  ASSERT_NE(found, ready_.rend());
+  const Batch& change = *found;
+  // attnum 3 was b: renamed to c. attnum 4 is new: a column `a` added anew.
+  EXPECT_THAT(change.renamed_columns, ElementsAre(std::pair<std::string, std::string>("b", "c")));
+  EXPECT_THAT(change.added_columns, ElementsAre("a"));
+}
+
+TEST_F(BatcherTest, DdlCaptureDropThenCreateReplacesTheTarget) {
+  Make();
+  EXPECT_THAT(OneTransaction({I(1, V("a"), V("b")), s_.Ddl("drop", "t", {}, {}),
+                              s_.Ddl("create", "t", {"id", "a"}, {1, 2}),
+                              s_.Change(RecordKind::kInsert, "t", {"id", "a"}, {V("5"), V("x")})}),
+              ElementsAre("public.t#1 +{id,a,b}('1','a','b')", "public.t#2 DROP",
+                          "public.t#3 SCHEMA id:integer,a:text", "public.t#4 +{id,a}('5','x')"));
+}
+
+TEST_F(BatcherTest, DdlCaptureMessageThatDoesNotParseIsAnErrorWithItsPosition) {
+  Make();
+  Record bad = s_.Next(RecordKind::kMessage);
+  bad.transactional = true;
+  bad.prefix = "re_dms.ddl";
+  bad.content = "{\"version\":1}";
+  absl::Status status = Feed({s_.Begin(1), bad});
+  EXPECT_THAT(status.message(), HasSubstr(absl::StrCat("line ", bad.line, ",")));
+  EXPECT_THAT(status.message(), HasSubstr("DDL capture message"));
+  // Other prefixes are someone else's messages.
+  Record other = s_.Next(RecordKind::kMessage);
+  other.prefix = "app";
+  other.content = "not json";
+  Make();
+  EXPECT_TRUE(Feed({s_.Begin(1), other, s_.Commit(1)}).ok());
 }
 
 }  // namespace

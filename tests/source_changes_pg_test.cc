@@ -181,7 +181,8 @@ TEST_F(SourceChangesPgTest, MovesThatSwapKeysInsideOneBatch) {
   const std::string stream = Capture({
       "CREATE TABLE swap (id int PRIMARY KEY, big text)",
       "ALTER TABLE swap ALTER big SET STORAGE EXTERNAL",
-      absl::StrCat("INSERT INTO swap SELECT g, ", kToastedValue, " || g FROM generate_series(1, 3) g"),
+      absl::StrCat("INSERT INTO swap SELECT g, ", kToastedValue,
+                   " || g FROM generate_series(1, 3) g"),
   });
   ASSERT_TRUE(Replicate(stream).ok());
   // A swap of keys through a spare one, all in one later batch.

@@ -17,9 +17,8 @@ nlohmann::json ColumnsJson(const std::vector<re_dms::ColumnDef>& columns,
                            const std::vector<int>& attnums) {
   nlohmann::json array = nlohmann::json::array();
   for (size_t i = 0; i < columns.size(); ++i) {
-    nlohmann::json column = {{"name", columns[i].name},
-                             {"type", columns[i].type},
-                             {"attnum", attnums[i]}};
+    nlohmann::json column = {
+        {"name", columns[i].name}, {"type", columns[i].type}, {"attnum", attnums[i]}};
     if (columns[i].existing_rows_value) column["missing"] = *columns[i].existing_rows_value;
     array.push_back(std::move(column));
   }
@@ -29,15 +28,14 @@ nlohmann::json ColumnsJson(const std::vector<re_dms::ColumnDef>& columns,
 // The message that says what `event` says.
 std::string Serialize(const re_dms::DdlEvent& event) {
   using Kind = re_dms::DdlEvent::Kind;
-  nlohmann::json json = {
-      {"version", 1},
-      {"event", event.kind == Kind::kCreate ? "create"
-                : event.kind == Kind::kDrop ? "drop"
-                                            : "alter"},
-      {"command", event.command},
-      {"oid", event.oid},
-      {"schema", event.schema},
-      {"table", event.table}};
+  nlohmann::json json = {{"version", 1},
+                         {"event", event.kind == Kind::kCreate ? "create"
+                                   : event.kind == Kind::kDrop ? "drop"
+                                                               : "alter"},
+                         {"command", event.command},
+                         {"oid", event.oid},
+                         {"schema", event.schema},
+                         {"table", event.table}};
   if (event.previous_table) {
     json["previous_schema"] = *event.previous_schema;
     json["previous_table"] = *event.previous_table;
@@ -84,9 +82,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
-  if (again->schema != event->schema || again->table != event->table ||
-      again->oid != event->oid || again->attnums != event->attnums ||
-      again->key.columns != event->key.columns || again->renamed() != event->renamed()) {
+  if (again->schema != event->schema || again->table != event->table || again->oid != event->oid ||
+      again->attnums != event->attnums || again->key.columns != event->key.columns ||
+      again->renamed() != event->renamed()) {
     Fail(absl::StrCat("read back differently: ", again_text));
   }
   return 0;

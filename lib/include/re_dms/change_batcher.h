@@ -229,8 +229,7 @@ class ChangeBatcher {
                                    std::string* out);
   // The table the record's changes go to, its key known (or the table gone);
   // nullptr when filtered out.
-  absl::StatusOr<Table*> Resolve(const Record& record, TableRef source,
-                                 std::vector<Batch>* ready);
+  absl::StatusOr<Table*> Resolve(const Record& record, TableRef source, std::vector<Batch>* ready);
   // The table of `source`, created (without its key) when new; nullptr when
   // filtered out.
   absl::StatusOr<Table*> Find(const Record& record, TableRef source);

@@ -42,8 +42,7 @@
 namespace re_dms {
 
 // Returns the value of an environment variable, std::nullopt when unset.
-using EnvironmentLookup =
-    std::function<std::optional<std::string>(absl::string_view name)>;
+using EnvironmentLookup = std::function<std::optional<std::string>(absl::string_view name)>;
 
 // Reads the process environment.
 EnvironmentLookup ProcessEnvironment();
@@ -76,18 +75,14 @@ struct CredentialChainOptions {
 // again. If that refresh fails while the cached credentials have not yet
 // expired, they are still returned (the next call tries again); once expired,
 // the error is returned. Concurrent callers wait for one resolution.
-std::unique_ptr<CredentialsProvider> MakeDefaultCredentialsProvider(
-    CredentialChainOptions options);
+std::unique_ptr<CredentialsProvider> MakeDefaultCredentialsProvider(CredentialChainOptions options);
 
 // The chain's sources, one by one. Each returns NotFoundError when it is not
 // configured (the chain then tries the next source), another error when it is
 // configured but cannot deliver.
-absl::StatusOr<AwsCredentials> CredentialsFromEnvironment(
-    const CredentialChainOptions& options);
-absl::StatusOr<AwsCredentials> CredentialsFromSharedFiles(
-    const CredentialChainOptions& options);
-absl::StatusOr<AwsCredentials> CredentialsFromContainer(
-    const CredentialChainOptions& options);
+absl::StatusOr<AwsCredentials> CredentialsFromEnvironment(const CredentialChainOptions& options);
+absl::StatusOr<AwsCredentials> CredentialsFromSharedFiles(const CredentialChainOptions& options);
+absl::StatusOr<AwsCredentials> CredentialsFromContainer(const CredentialChainOptions& options);
 absl::StatusOr<AwsCredentials> CredentialsFromInstanceMetadata(
     const CredentialChainOptions& options);
 

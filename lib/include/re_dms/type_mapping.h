@@ -47,9 +47,22 @@ struct TypeMappingOptions {
 // A Redshift column type and what values it accepts.
 struct RedshiftType {
   enum class Family {
-    kSmallint, kInteger, kBigint, kNumeric, kReal, kDouble, kBoolean,
-    kVarchar, kChar, kDate, kTimestamp, kTimestamptz, kTime, kTimetz,
-    kSuper, kVarbyte,
+    kSmallint,
+    kInteger,
+    kBigint,
+    kNumeric,
+    kReal,
+    kDouble,
+    kBoolean,
+    kVarchar,
+    kChar,
+    kDate,
+    kTimestamp,
+    kTimestamptz,
+    kTime,
+    kTimetz,
+    kSuper,
+    kVarbyte,
   };
   Family family = Family::kVarchar;
   // Bytes for kVarchar/kChar/kVarbyte/kSuper; precision and scale for kNumeric.
@@ -94,8 +107,7 @@ std::string PostgresTypeFor(absl::string_view source_type);
 //   under kTruncate, incrementing *truncated.
 // `where` names the value for errors ("table s.t column c key (1)").
 absl::Status FitValueForRedshift(const RedshiftType& type, OverflowPolicy policy,
-                                 absl::string_view where, std::string* value,
-                                 uint64_t* truncated);
+                                 absl::string_view where, std::string* value, uint64_t* truncated);
 
 // The longest prefix of `text` of at most `max_bytes` bytes that ends on a
 // UTF-8 character boundary.

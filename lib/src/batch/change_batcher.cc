@@ -649,8 +649,7 @@ absl::Status ChangeBatcher::Commit(const Record& record, std::vector<Batch>* rea
   return absl::OkStatus();
 }
 
-absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& record,
-                                                             TableRef source,
+absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& record, TableRef source,
                                                              std::vector<Batch>* ready) {
   if (last_table_ != nullptr &&
       last_source_.size() == source.schema.size() + 1 + source.name.size() &&
@@ -672,11 +671,12 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& recor
     } else {
       table->SetKey(*std::move(table_key));
       if (table->keyless() && !open_position_.lsn) {
-        Warn(table, kWarnedKeylessWithoutLsn,
-             absl::StrCat(QuotedTableName(table->schema(), table->name()),
-                          " has no key: its rows are a multiset, and without LSNs (a pipe) a "
-                          "replay of transactions already loaded adds their rows again. Read the "
-                          "slot with --slot, which skips replays exactly, or give the table a key"));
+        Warn(
+            table, kWarnedKeylessWithoutLsn,
+            absl::StrCat(QuotedTableName(table->schema(), table->name()),
+                         " has no key: its rows are a multiset, and without LSNs (a pipe) a "
+                         "replay of transactions already loaded adds their rows again. Read the "
+                         "slot with --slot, which skips replays exactly, or give the table a key"));
       }
     }
   }
@@ -1226,9 +1226,7 @@ absl::StatusOr<bool> ChangeBatcher::ApplicableToGone(const Record& record, Table
 
 absl::Status ChangeBatcher::Ddl(const Record& record, std::vector<Batch>* ready) {
   if (!record.transactional || record.prefix != kDdlMessagePrefix) return absl::OkStatus();
-  auto where = [&] {
-    return absl::StrCat("line ", record.line, ", byte offset ", record.offset);
-  };
+  auto where = [&] { return absl::StrCat("line ", record.line, ", byte offset ", record.offset); };
   if (!in_transaction_) {
     return absl::InvalidArgumentError(
         absl::StrCat(where(), ": a DDL capture message outside a transaction"));
@@ -1242,8 +1240,8 @@ absl::Status ChangeBatcher::Ddl(const Record& record, std::vector<Batch>* ready)
 
   Table* table = nullptr;
   if (event->renamed()) {
-    absl::StatusOr<Table*> renamed = DdlRename(
-        record, TableRef{*event->previous_schema, *event->previous_table}, name, ready);
+    absl::StatusOr<Table*> renamed =
+        DdlRename(record, TableRef{*event->previous_schema, *event->previous_table}, name, ready);
     if (!renamed.ok()) return renamed.status();
     table = *renamed;
   } else {
@@ -1292,8 +1290,8 @@ absl::Status ChangeBatcher::DdlDrop(const Record& record, TableRef name,
   return absl::OkStatus();
 }
 
-absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::DdlRename(const Record& record,
-                                                               TableRef from, TableRef to,
+absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::DdlRename(const Record& record, TableRef from,
+                                                               TableRef to,
                                                                std::vector<Batch>* ready) {
   absl::StatusOr<Table*> found = Find(record, from);
   if (!found.ok()) return found.status();
@@ -1370,8 +1368,7 @@ absl::Status ChangeBatcher::DdlShape(const DdlEvent& event, Table* table,
   }
   const bool same = table->columns_known() && table->SameColumns(event.columns) &&
                     table->key().columns == event.key.columns &&
-                    table->key().identity == event.key.identity && renamed.empty() &&
-                    added.empty();
+                    table->key().identity == event.key.identity && renamed.empty() && added.empty();
   table->gone = table->recreated = table->key_from_stream = false;
   absl::Status status;
   if (same) {
@@ -1379,8 +1376,8 @@ absl::Status ChangeBatcher::DdlShape(const DdlEvent& event, Table* table,
   } else if (Replayed(*table)) {
     status = table->Reshape(event.columns, event.key);
   } else {
-    status = ChangeColumns(event.columns, event.key, table, ready, std::move(renamed),
-                           std::move(added));
+    status =
+        ChangeColumns(event.columns, event.key, table, ready, std::move(renamed), std::move(added));
   }
   table->attnums = event.attnums;
   return status;
@@ -1389,8 +1386,7 @@ absl::Status ChangeBatcher::DdlShape(const DdlEvent& event, Table* table,
 void ChangeBatcher::NewSourceTable(Table* table, std::vector<Batch>* ready) {
   if (!table->dropped && !Replayed(*table)) {
     // Rows buffered now are the new table's (a CREATE TABLE AS): they follow.
-    table->Push(table->NewBatch(Batch::Kind::kDropTable, batch_position()), in_transaction_,
-                ready);
+    table->Push(table->NewBatch(Batch::Kind::kDropTable, batch_position()), in_transaction_, ready);
     NoteGroup(table);
   }
   if (table->has_pending()) {

@@ -234,8 +234,8 @@ absl::StatusOr<DdlEvent> ParseDdlMessage(absl::string_view content) {
     event.previous_table = *std::move(table);
   }
   if (json.contains("previous_columns")) {
-    absl::Status previous = ParseColumns(json, "previous_columns", &event.previous_columns,
-                                         &event.previous_attnums);
+    absl::Status previous =
+        ParseColumns(json, "previous_columns", &event.previous_columns, &event.previous_attnums);
     if (!previous.ok()) return previous;
   }
   if (event.kind == DdlEvent::Kind::kDrop) return event;

@@ -446,34 +446,34 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
     if (batch.renamed_schema == batch.schema) {
       // Both dialects (Redshift "ALTER TABLE": RENAME TO new_name, in a
       // transaction block).
-      statements.push_back(Make(Statement::Kind::kSchema,
-                                absl::StrCat("ALTER TABLE ", target, " RENAME TO ",
-                                             QuoteIdentifier(batch.renamed_table))));
+      statements.push_back(
+          Make(Statement::Kind::kSchema, absl::StrCat("ALTER TABLE ", target, " RENAME TO ",
+                                                      QuoteIdentifier(batch.renamed_table))));
       return statements;
     }
     statements.push_back(
-        Make(Statement::Kind::kSchema, absl::StrCat("CREATE SCHEMA IF NOT EXISTS ",
-                                                    QuoteIdentifier(batch.renamed_schema))));
+        Make(Statement::Kind::kSchema,
+             absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", QuoteIdentifier(batch.renamed_schema))));
     if (IsRedshift(dialect)) {
       // Redshift's ALTER TABLE cannot move a table to another schema; CREATE
       // TABLE ... (LIKE ...) keeps its columns, encodings, distribution and
       // sort keys ("CREATE TABLE": LIKE parent_table).
-      statements.push_back(Make(Statement::Kind::kSchema,
-                                absl::StrCat("CREATE TABLE ", renamed, " (LIKE ", target,
-                                             " INCLUDING DEFAULTS)")));
+      statements.push_back(
+          Make(Statement::Kind::kSchema,
+               absl::StrCat("CREATE TABLE ", renamed, " (LIKE ", target, " INCLUDING DEFAULTS)")));
       statements.push_back(Make(Statement::Kind::kInsert,
                                 absl::StrCat("INSERT INTO ", renamed, " SELECT * FROM ", target)));
       statements.push_back(Make(Statement::Kind::kSchema, absl::StrCat("DROP TABLE ", target)));
       return statements;
     }
-    statements.push_back(Make(Statement::Kind::kSchema,
-                              absl::StrCat("ALTER TABLE ", target, " SET SCHEMA ",
-                                           QuoteIdentifier(batch.renamed_schema))));
+    statements.push_back(
+        Make(Statement::Kind::kSchema, absl::StrCat("ALTER TABLE ", target, " SET SCHEMA ",
+                                                    QuoteIdentifier(batch.renamed_schema))));
     if (batch.renamed_table != batch.table) {
-      statements.push_back(Make(Statement::Kind::kSchema,
-                                absl::StrCat("ALTER TABLE ",
-                                             QualifiedName(batch.renamed_schema, batch.table),
-                                             " RENAME TO ", QuoteIdentifier(batch.renamed_table))));
+      statements.push_back(
+          Make(Statement::Kind::kSchema,
+               absl::StrCat("ALTER TABLE ", QualifiedName(batch.renamed_schema, batch.table),
+                            " RENAME TO ", QuoteIdentifier(batch.renamed_table))));
     }
     return statements;
   }
@@ -564,9 +564,9 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
     auto column = std::find_if(target_now.begin(), target_now.end(),
                                [&](const TargetColumn& c) { return c.name == name; });
     if (column == target_now.end()) continue;
-    statements.push_back(Make(
-        Statement::Kind::kSchema,
-        absl::StrCat("ALTER TABLE ", target, " DROP COLUMN ", QuoteIdentifier(name))));
+    statements.push_back(
+        Make(Statement::Kind::kSchema,
+             absl::StrCat("ALTER TABLE ", target, " DROP COLUMN ", QuoteIdentifier(name))));
     target_now.erase(column);
   }
   for (const ColumnDef& column : batch.columns) {
@@ -796,9 +796,8 @@ absl::StatusOr<std::vector<Statement>> PlanMerge(const RedshiftLoaderOptions& op
   const SourcePosition& position = batch.position;
   for (const auto& [schema, table] : names) {
     // The old name's row is the one with batch_sequence 0 (see AlreadyApplied).
-    const uint64_t batch_sequence = &table == &names.front().second && names.size() > 1
-                                        ? 0
-                                        : batch.sequence;
+    const uint64_t batch_sequence =
+        &table == &names.front().second && names.size() > 1 ? 0 : batch.sequence;
     statements.push_back(Make(Statement::Kind::kCheckpoint,
                               absl::StrCat("DELETE FROM ", checkpoints, where(schema, table))));
     statements.push_back(Make(
