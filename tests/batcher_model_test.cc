@@ -401,6 +401,8 @@ class Target {
         return absl::OkStatus();
       case Batch::Kind::kDropTable:
         return absl::InternalError("a drop-table batch, but the model's tables all exist");
+      case Batch::Kind::kRenameTable:
+        return absl::InternalError("a rename batch, but the model's stream has no DDL messages");
       case Batch::Kind::kRows:
         break;
     }
