@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,6 +77,13 @@ class SourceChangesPgTest : public ::testing::Test {
 
   // The stream through batcher, CsvWriter, S3 and loader; the first error.
   absl::Status Replicate(const std::string& stream) {
+    return ReplicateLive({[&] { return stream; }});
+  }
+
+  // As Replicate, with the stream in parts that one batcher reads in turn,
+  // each part captured only once the batcher has read the one before: the
+  // source's catalog is then as a replicator keeping up sees it.
+  absl::Status ReplicateLive(const std::vector<std::function<std::string()>>& parts) {
     absl::StatusOr<std::unique_ptr<PgKeyColumns>> keys = PgKeyColumns::Connect(source_->conninfo());
     if (!keys.ok()) return keys.status();
     absl::StatusOr<std::unique_ptr<ChangeBatcher>> batcher =
@@ -93,19 +101,22 @@ class SourceChangesPgTest : public ::testing::Test {
     writer_options.fsync = false;
     const CsvWriter writer(writer_options);
 
-    Parser parser;
-    parser.Feed(stream);
     std::vector<Batch> ready;
-    Record record;
-    for (;;) {
-      absl::StatusOr<bool> got = parser.Next(&record);
-      if (!got.ok()) return got.status();
-      if (!*got) break;
-      absl::Status added = (*batcher)->Add(record, &ready);
-      if (!added.ok()) return added;
+    for (const std::function<std::string()>& part : parts) {
+      Parser parser;
+      parser.Feed(part());
+      Record record;
+      for (;;) {
+        absl::StatusOr<bool> got = parser.Next(&record);
+        if (!got.ok()) return got.status();
+        if (!*got) break;
+        absl::Status added = (*batcher)->Add(record, &ready);
+        if (!added.ok()) return added;
+      }
+      absl::Status finished = parser.Finish();
+      if (!finished.ok()) return finished;
     }
-    absl::Status status = parser.Finish();
-    if (status.ok()) status = (*batcher)->FlushAll(&ready);
+    absl::Status status = (*batcher)->FlushAll(&ready);
     if (!status.ok()) return status;
     for (const Batch& batch : ready) {
       absl::StatusOr<StagedBatch> staged = writer.Write(batch);
@@ -336,6 +347,39 @@ TEST_F(SourceChangesPgTest, RenamedTableDoesNotStopAndSaysWhatItCannotKnow) {
   // Without DDL capture the stream does not say that rn became rn2.
   EXPECT_EQ(Rows(*target_, "rn"), (std::vector<TextRow>{{std::string("(1,a)")}}));
   EXPECT_EQ(Rows(*target_, "rn2"), (std::vector<TextRow>{{std::string("(3,c)")}}));
+}
+
+// Without DDL capture, a rename that happens after re_dms looked the table up
+// (a replicator keeping up) is known by the table's oid: the target table is
+// renamed, between batches and inside one.
+TEST_F(SourceChangesPgTest, RenameAfterTheLookupRenamesTheTarget) {
+  for (uint64_t max_rows : {uint64_t{1}, uint64_t{1'000'000}}) {
+    SCOPED_TRACE(absl::StrCat("max_rows ", max_rows));
+    batcher_options_.max_rows = max_rows;
+    const std::string name = absl::StrCat("lr_", max_rows);
+    absl::Status status = ReplicateLive({
+        [&] {
+          return Capture(
+              {absl::StrCat("CREATE TABLE ", name, " (id int PRIMARY KEY, n int, s text)"),
+               absl::StrCat("INSERT INTO ", name, " VALUES (1, 1, '1'), (2, 2, '2')")});
+        },
+        [&] {
+          return Capture({
+              absl::StrCat("ALTER TABLE ", name, " RENAME TO ", name, "_b"),
+              absl::StrCat("ALTER TABLE ", name,
+                           "_b ALTER COLUMN n TYPE bigint, "
+                           "ALTER COLUMN s TYPE int USING s::int"),
+              absl::StrCat("INSERT INTO ", name, "_b VALUES (3, 30000000000, 3)"),
+              absl::StrCat("DELETE FROM ", name, "_b WHERE id = 2"),
+          });
+        },
+    });
+    ASSERT_TRUE(status.ok()) << status;
+    ExpectEqual(name + "_b");
+    EXPECT_FALSE(TargetHas(name));
+  }
+  ASSERT_FALSE(warnings_.empty());
+  EXPECT_THAT(warnings_[0], HasSubstr("renamed table"));
 }
 
 // Without DDL capture the stream does not say that the table was re-created:

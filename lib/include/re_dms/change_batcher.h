@@ -88,7 +88,23 @@
 // SourceDropPolicy::kDrop emits a kDropTable batch instead and skips the
 // table's remaining changes.
 //
-// Ignored by design: kMessage records (logical messages carry no rows) and
+// Renames. A table met for the first time whose catalog oid is that of a
+// table met earlier under another name (which the source no longer has) was
+// renamed: the earlier table takes the new name, and a kRenameTable batch
+// renames its target table (in the group of the transaction at hand). That
+// needs the earlier lookup to predate the rename; DDL capture (below) says
+// every rename.
+//
+// DDL capture (ddl_capture.h): a kMessage with prefix kDdlMessagePrefix
+// describes one table after one statement, in stream order. It is a barrier
+// like a column change: a rename (kRenameTable), a column set or key
+// (kSchemaChange, with Batch::renamed_columns and added_columns told apart
+// by attnum), a drop (the table's name then belongs to the next table of that
+// name, whose creation replaces the target table: kDropTable), taken from
+// the message rather than the catalog. A message that does not parse is an
+// error with its position.
+//
+// Ignored by design: other kMessage records (logical messages carry no rows) and
 // changes of tables the filter excludes. Errors: two-phase and streamed
 // transactions (kTwoPhase, kStream) cannot be batched correctly from
 // test_decoding's text, which omits their contents, so they are errors (create
@@ -241,6 +257,12 @@ class ChangeBatcher {
                                    std::vector<Batch>* ready);
   // Takes the message's columns and key, emitting the schema change.
   absl::Status DdlShape(const DdlEvent& event, Table* table, std::vector<Batch>* ready);
+  // Without DDL capture: whether the catalog's `oid` for `source`, met for
+  // the first time, belongs to a table met earlier under another name that
+  // the source no longer has: then that table was renamed, and is returned
+  // under the new name (kRenameTable emitted). Otherwise `fresh`.
+  absl::StatusOr<Table*> RenamedTo(const Record& record, TableRef source, Table* fresh,
+                                   uint32_t oid, std::vector<Batch>* ready);
   // The source's table of this name is a new one: the target's is dropped
   // (unless already), and nothing known of the old one is kept.
   void NewSourceTable(Table* table, std::vector<Batch>* ready);
@@ -267,7 +289,7 @@ class ChangeBatcher {
                                         std::vector<Batch>* ready);
   // options_.on_warning, once per table and `kind` (a kWarned* bit).
   static constexpr uint32_t kWarnedGone = 1, kWarnedUpdate = 2, kWarnedDelete = 4,
-                            kWarnedKeylessWithoutLsn = 8;
+                            kWarnedKeylessWithoutLsn = 8, kWarnedRenamed = 16;
   void Warn(Table* table, uint32_t kind, std::string message);
   // Error context: table, xid, line and byte offset of `record`.
   std::string Where(const Record& record, TableRef table) const;
@@ -285,6 +307,8 @@ class ChangeBatcher {
   // touched_ and grouped_ may point at them.
   std::vector<std::unique_ptr<Table>> displaced_;
   uint64_t tables_created_ = 0;  // Table ids, from 1 (Batch::table_id).
+  // Tables by the oid the catalog gave when they were first looked up.
+  absl::flat_hash_map<uint32_t, Table*> by_oid_;
   // The last source table resolved, which the next record usually repeats.
   std::string last_source_;
   Table* last_table_ = nullptr;

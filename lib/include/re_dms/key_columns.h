@@ -17,6 +17,7 @@
 #ifndef RE_DMS_KEY_COLUMNS_H_
 #define RE_DMS_KEY_COLUMNS_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,10 @@ struct TableKey {
   // pg_attribute.attmissingval). The batcher uses it when a change shows too
   // few columns to know the table's shape and when the shape changes.
   std::vector<ColumnDef> table_columns;
+  // The table's pg_class oid, when the catalog was asked (0: unknown). A
+  // table seen under one name whose oid later answers for another name was
+  // renamed (see ChangeBatcher).
+  uint32_t oid = 0;
 };
 
 // SQL text naming a table as `"schema"."table"`, quoted for error messages

@@ -669,6 +669,13 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& recor
     } else if (!table_key.ok()) {
       return Annotate(table_key.status(), Where(record, source));
     } else {
+      absl::StatusOr<Table*> renamed = RenamedTo(record, source, table, table_key->oid, ready);
+      if (!renamed.ok()) return renamed.status();
+      if (*renamed != table) {
+        last_source_ = SourceKey(source);
+        last_table_ = *renamed;
+        return *renamed;
+      }
       table->SetKey(*std::move(table_key));
       if (table->keyless() && !open_position_.lsn) {
         Warn(
@@ -1381,6 +1388,45 @@ absl::Status ChangeBatcher::DdlShape(const DdlEvent& event, Table* table,
   }
   table->attnums = event.attnums;
   return status;
+}
+
+absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::RenamedTo(const Record& record,
+                                                               TableRef source, Table* fresh,
+                                                               uint32_t oid,
+                                                               std::vector<Batch>* ready) {
+  if (oid == 0) return fresh;
+  Table*& known = by_oid_[oid];
+  if (known == nullptr || known == fresh || known->source_dropped ||
+      filter_.TargetName(source.name) != source.name ||
+      filter_.TargetName(known->name()) != known->name()) {
+    known = fresh;
+    return fresh;
+  }
+  // The catalog knew this table under the earlier name: renamed, unless that
+  // name still answers with the same oid (it cannot: oids are unique).
+  const std::string from_schema = known->schema(), from_name = known->name();
+  keys_->Invalidate(from_schema, from_name);
+  absl::StatusOr<TableKey> earlier = keys_->Lookup(from_schema, from_name);
+  if (earlier.ok() && earlier->oid == oid) {
+    known = fresh;
+    return fresh;
+  }
+  if (!earlier.ok() && !absl::IsNotFound(earlier.status())) {
+    return Annotate(earlier.status(), Where(record, source));
+  }
+  Warn(known, kWarnedRenamed,
+       absl::StrCat(Where(record, source), ": the source renamed table ",
+                    QuotedTableName(from_schema, from_name), " to ",
+                    QuotedTableName(source.schema, source.name),
+                    " (the catalog gives this name the oid re_dms saw for the old one), so the "
+                    "target table is renamed too. Without DDL capture (re_dms ddl-capture "
+                    "install) re_dms notices a rename only when it looked the table up before "
+                    "it, within one run"));
+  absl::StatusOr<Table*> renamed =
+      DdlRename(record, TableRef{from_schema, from_name}, source, ready);
+  if (!renamed.ok()) return renamed.status();
+  if (*renamed != nullptr) known = *renamed;
+  return *renamed == nullptr ? fresh : *renamed;
 }
 
 void ChangeBatcher::NewSourceTable(Table* table, std::vector<Batch>* ready) {

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
@@ -119,9 +120,9 @@ struct PgKeyColumns::Connection {
     Result result(PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(),
                                nullptr, nullptr, 0));
     if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-      return absl::UnavailableError(absl::StrCat("reading the key of ", table,
-                                                 " from the source catalog failed: ",
-                                                 PQresultErrorMessage(result.get())));
+      return absl::UnavailableError(
+          absl::StrCat("reading the key of ", table,
+                       " from the source catalog failed: ", PQresultErrorMessage(result.get())));
     }
     return result;
   }
@@ -177,7 +178,8 @@ absl::StatusOr<TableKey> PgKeyColumns::Query(absl::string_view schema, absl::str
   const std::string schema_text(schema);
   const std::string table_text(table);
   const std::string name = QuotedTableName(schema, table);
-  absl::StatusOr<Result> relation = connection_->Run(kRelationSql, {&schema_text, &table_text}, name);
+  absl::StatusOr<Result> relation =
+      connection_->Run(kRelationSql, {&schema_text, &table_text}, name);
   if (!relation.ok()) return relation.status();
   if (PQntuples(relation->get()) != 1) {
     return absl::NotFoundError(
@@ -187,6 +189,7 @@ absl::StatusOr<TableKey> PgKeyColumns::Query(absl::string_view schema, absl::str
   const std::string replident = PQgetvalue(relation->get(), 0, 1);
 
   TableKey key;
+  if (!absl::SimpleAtoi(oid, &key.oid)) key.oid = 0;
   if (replident == "f") {
     key.identity = ReplicaIdentity::kFull;
   } else if (replident == "i") {
