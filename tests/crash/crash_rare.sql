@@ -20,3 +20,19 @@ UPDATE reshaped SET v = 'before drop' WHERE id = :n;
 ALTER TABLE reshaped DROP COLUMN c:n;
 INSERT INTO reshaped VALUES (:n + 100000, 'dropped c' || :n);
 COMMIT;
+\if :ddl_capture
+-- With DDL capture: a rename away and back inside one transaction, and a
+-- table dropped and re-created with another key.
+BEGIN;
+INSERT INTO progress VALUES (0, :n + 300000);
+ALTER TABLE truncated RENAME TO truncated_moving;
+UPDATE truncated_moving SET v = v || ' moved' WHERE id % 10 = :n % 10;
+ALTER TABLE truncated_moving RENAME TO truncated;
+COMMIT;
+BEGIN;
+INSERT INTO progress VALUES (0, :n + 400000);
+DROP TABLE IF EXISTS churn;
+CREATE TABLE churn (k text PRIMARY KEY, n int);
+INSERT INTO churn SELECT 'k' || g, :n FROM generate_series(1, 20) g;
+COMMIT;
+\endif

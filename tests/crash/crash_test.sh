@@ -13,7 +13,9 @@
 # `progress` table, which each transaction writes a row to.
 #
 # CRASH_KILLS (default 20) sets the number of kills; scripts/crash-test runs a
-# long version. Needs RE_DMS_TEST_PG_CONNINFO, RE_DMS_TEST_PG_BIN and
+# long version. CRASH_DDL_CAPTURE=1 installs DDL capture at the source first,
+# and the rare transactions then also rename a table away and back inside a
+# transaction and drop and re-create another. Needs RE_DMS_TEST_PG_CONNINFO, RE_DMS_TEST_PG_BIN and
 # RE_DMS_TEST_S3_ENDPOINT (fails without them).
 set -euo pipefail
 
@@ -74,6 +76,11 @@ conninfo() { echo "$SERVER dbname=$1"; }
 
 psql_server -c "CREATE DATABASE $SOURCE" -c "CREATE DATABASE $TARGET"
 psql_db "$SOURCE" -f "$HERE/crash_schema.sql"
+DDL_CAPTURE=${CRASH_DDL_CAPTURE:-0}
+if ((DDL_CAPTURE)); then
+  "$RE_DMS" ddl-capture install --source="$(conninfo "$SOURCE")" 2>>"$WORK/re_dms.log" ||
+    fail "ddl-capture install failed: $(tail -n 3 "$WORK/re_dms.log")"
+fi
 psql_db "$SOURCE" -c "SELECT pg_create_logical_replication_slot('$SLOT', 'test_decoding')" \
   -c "SELECT pg_create_logical_replication_slot('$AUDIT', 'test_decoding')" >/dev/null
 
@@ -103,7 +110,8 @@ session() {
     n=$((n + 10))
     "$PG_BIN/psql" -X -q "$SERVER dbname=$SOURCE" <<<"$sql" >/dev/null 2>>"$WORK/session_$s.log" || true
     if ((s == 1 && n % 100 == 0)); then
-      psql_db "$SOURCE" -v n=$((n / 100)) -f "$HERE/crash_rare.sql" >/dev/null 2>>"$WORK/session_0.log"
+      psql_db "$SOURCE" -v n=$((n / 100)) -v ddl_capture="$DDL_CAPTURE" -f "$HERE/crash_rare.sql" \
+        >/dev/null 2>>"$WORK/session_0.log"
     fi
   done
 }
