@@ -55,12 +55,9 @@ Batch OrdersBatch() {
   batch.position.xid = 750;
   batch.position.sequence = 12;
   batch.position.commit_time = "2026-11-27 23:00:00.123456+00";
-  batch.columns = {{"id", "bigint"},
-                   {"customer", "character varying"},
-                   {"total", "numeric"},
-                   {"placed_at", "timestamp with time zone"},
-                   {"doc", "jsonb"},
-                   {"blob", "bytea"}};
+  batch.columns = {{"id", "bigint"},     {"customer", "character varying"},
+                   {"total", "numeric"}, {"placed_at", "timestamp with time zone"},
+                   {"doc", "jsonb"},     {"blob", "bytea"}};
   batch.key_columns = {"id"};
   return batch;
 }
@@ -113,8 +110,8 @@ TEST(MergeSqlGoldenTest, RedshiftCreatesMissingTableWithKeysAndLayout) {
 }
 
 TEST(MergeSqlGoldenTest, RedshiftUpsertDeleteAndToastMergeWithIamRole) {
-  absl::StatusOr<std::vector<Statement>> plan = PlanMerge(
-      RoleOptions(), TargetDialect::kRedshift, OrdersStaged(), RedshiftOrders(), nullptr);
+  absl::StatusOr<std::vector<Statement>> plan =
+      PlanMerge(RoleOptions(), TargetDialect::kRedshift, OrdersStaged(), RedshiftOrders(), nullptr);
   ASSERT_TRUE(plan.ok()) << plan.status();
   ExpectGolden("redshift_merge_iam_role.sql", Render(*plan));
 }
@@ -177,7 +174,7 @@ TEST(MergeSqlGoldenTest, RedshiftSchemaEvolution) {
   options.drop_removed_columns = true;
   Batch batch = OrdersBatch();
   batch.kind = Batch::Kind::kSchemaChange;
-  batch.columns.pop_back();                           // `blob` dropped at the source.
+  batch.columns.pop_back();                              // `blob` dropped at the source.
   batch.columns.push_back({"Note \"quoted\"", "text"});  // A new column.
   // New columns added with a default: the rows the target holds show it.
   batch.columns.push_back({"region", "text", std::string("O'Brien \\ x")});
@@ -291,6 +288,64 @@ TEST(MergeSqlTest, DistAndSortKeyColumnsAreNotDropped) {
       3);
 }
 
+// DDL capture: a rename in the schema and to another one, and a column set
+// with a renamed column and one dropped and added again, in both dialects
+// (Redshift "ALTER TABLE": RENAME TO, RENAME COLUMN; "CREATE TABLE": LIKE).
+TEST(MergeSqlGoldenTest, RenamesAndColumnsAddedAgain) {
+  std::string rendered;
+  for (TargetDialect dialect : {TargetDialect::kPostgres, TargetDialect::kRedshift}) {
+    const char* name = dialect == TargetDialect::kPostgres ? "postgres" : "redshift";
+    std::vector<TargetColumn> existing = RedshiftOrders();
+    if (dialect == TargetDialect::kPostgres) {
+      for (size_t i = 0; i < existing.size(); ++i) existing[i].type = OrdersBatch().columns[i].type;
+    }
+    for (const char* to_schema : {"sales", "archive"}) {
+      Batch rename = OrdersBatch();
+      rename.kind = Batch::Kind::kRenameTable;
+      rename.renamed_schema = to_schema;
+      rename.renamed_table = "Orders 2024";
+      absl::StatusOr<std::vector<Statement>> plan =
+          PlanSchema(RoleOptions(), dialect, rename, existing);
+      ASSERT_TRUE(plan.ok()) << plan.status();
+      StagedBatch staged;
+      staged.batch = rename;
+      absl::StatusOr<std::vector<Statement>> merge =
+          PlanMerge(RoleOptions(), dialect, staged, {}, nullptr);
+      ASSERT_TRUE(merge.ok()) << merge.status();
+      absl::StrAppend(&rendered, "--- ", name, ": rename to ", to_schema, "\n", Render(*plan),
+                      Render(*merge));
+      // Nothing to rename when the table never reached the target.
+      plan = PlanSchema(RoleOptions(), dialect, rename, std::nullopt);
+      ASSERT_TRUE(plan.ok()) << plan.status();
+      EXPECT_TRUE(plan->empty());
+    }
+    Batch columns = OrdersBatch();
+    columns.kind = Batch::Kind::kSchemaChange;
+    columns.columns[1].name = "client";  // Was `customer`.
+    columns.columns[2].existing_rows_value = "0";
+    columns.renamed_columns = {{"customer", "client"}};
+    columns.added_columns = {"total"};
+    absl::StatusOr<std::vector<Statement>> plan =
+        PlanSchema(RoleOptions(), dialect, columns, existing);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    absl::StrAppend(&rendered, "--- ", name, ": renamed and added-again columns\n", Render(*plan));
+  }
+  ExpectGolden("ddl_capture_schema.sql", rendered);
+}
+
+TEST(MergeSqlTest, ColumnAddedAgainThatIsADistKeyIsAnErrorOnRedshift) {
+  Batch batch = OrdersBatch();
+  batch.kind = Batch::Kind::kSchemaChange;
+  batch.added_columns = {"id"};
+  std::vector<TargetColumn> existing = RedshiftOrders();
+  existing[0].distkey = true;
+  absl::StatusOr<std::vector<Statement>> plan =
+      PlanSchema(RoleOptions(), TargetDialect::kRedshift, batch, existing);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(plan.status().message(), HasSubstr("column \"id\""));
+  EXPECT_THAT(plan.status().message(), HasSubstr("re-create the target table"));
+}
+
 // Issue 12 item 1: what ALTER COLUMN TYPE cannot do is refused with advice.
 TEST(MergeSqlTest, KeyAndDictionaryEncodedColumnsAreNotWidened) {
   Batch batch = StringKeyBatch();
@@ -322,12 +377,10 @@ TEST(MergeSqlTest, UpperCaseNamesNeedCaseSensitiveIdentifiers) {
 }
 
 TEST(MergeSqlGoldenTest, PostgresMergeStreamsFromStdin) {
-  std::vector<TargetColumn> target = {{"id", "bigint"},
-                                      {"customer", "character varying"},
-                                      {"total", "numeric"},
-                                      {"placed_at", "timestamp with time zone"},
-                                      {"doc", "jsonb"},
-                                      {"blob", "bytea"}};
+  std::vector<TargetColumn> target = {
+      {"id", "bigint"},     {"customer", "character varying"},
+      {"total", "numeric"}, {"placed_at", "timestamp with time zone"},
+      {"doc", "jsonb"},     {"blob", "bytea"}};
   absl::StatusOr<std::vector<Statement>> plan =
       PlanMerge(RoleOptions(), TargetDialect::kPostgres, OrdersStaged(), target, nullptr);
   ASSERT_TRUE(plan.ok()) << plan.status();

@@ -564,6 +564,13 @@ absl::StatusOr<std::vector<Statement>> PlanSchema(
     auto column = std::find_if(target_now.begin(), target_now.end(),
                                [&](const TargetColumn& c) { return c.name == name; });
     if (column == target_now.end()) continue;
+    if (IsRedshift(dialect) && (column->distkey || column->sortkey != 0)) {
+      // r_ALTER_TABLE: a DISTKEY or SORTKEY column cannot be dropped.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "table ", target, " column ", QuoteIdentifier(name),
+          ": the source dropped and added the column again, but it is the target's DISTKEY or a "
+          "SORTKEY column, which Redshift cannot drop; re-create the target table and re-sync it"));
+    }
     statements.push_back(
         Make(Statement::Kind::kSchema,
              absl::StrCat("ALTER TABLE ", target, " DROP COLUMN ", QuoteIdentifier(name))));
