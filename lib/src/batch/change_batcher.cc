@@ -915,6 +915,8 @@ absl::Status ChangeBatcher::ConfirmColumns(const Record& record, Table* table,
 absl::Status ChangeBatcher::ChangeColumns(std::vector<ColumnDef> columns, TableKey key,
                                           Table* table, std::vector<Batch>* ready,
                                           ColumnRenames renamed, std::vector<std::string> added) {
+  // Attnums describe the columns a message set (DdlShape sets them again).
+  table->attnums.clear();
   // Rows buffered so far have the old shape.
   if (table->has_pending()) Flush(table, /*busy=*/false, ready);
   absl::Status reshaped = table->Reshape(std::move(columns), std::move(key));
@@ -1353,14 +1355,15 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::DdlRename(const Record& rec
 absl::Status ChangeBatcher::DdlShape(const DdlEvent& event, Table* table,
                                      std::vector<Batch>* ready) {
   // Renamed columns keep their attnum; a column dropped and added again gets
-  // a new one.
-  // The message's previous columns are the log's; the table's own, when it
-  // had a message in this run, are the same.
+  // a new one. The columns before the statement are the message's (the
+  // log's), else the table's as the last message set them.
   const bool from_table = event.previous_attnums.empty();
   const std::vector<int>& attnums_before = from_table ? table->attnums : event.previous_attnums;
   ColumnRenames renamed;
   std::vector<std::string> added;
-  if (!attnums_before.empty() && (!from_table || table->columns_known())) {
+  if (!attnums_before.empty() &&
+      (!from_table ||
+       (table->columns_known() && table->columns().size() == attnums_before.size()))) {
     for (size_t i = 0; i < event.columns.size(); ++i) {
       auto known = std::find(attnums_before.begin(), attnums_before.end(), event.attnums[i]);
       if (known == attnums_before.end()) {
