@@ -246,6 +246,9 @@ class ChangeBatcher {
   // The table the record's changes go to, its key known (or the table gone);
   // nullptr when filtered out.
   absl::StatusOr<Table*> Resolve(const Record& record, TableRef source, std::vector<Batch>* ready);
+  // Whether `source`'s changes go to the target: the filter includes it, and
+  // it is not DDL capture's log.
+  bool Replicated(TableRef source) const;
   // The table of `source`, created (without its key) when new; nullptr when
   // filtered out.
   absl::StatusOr<Table*> Find(const Record& record, TableRef source);

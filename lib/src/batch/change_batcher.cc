@@ -692,14 +692,18 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Resolve(const Record& recor
   return table;
 }
 
+bool ChangeBatcher::Replicated(TableRef source) const {
+  // DDL capture's own log is in the stream, never in the target.
+  if (source.schema == kDdlCaptureSchema && source.name == kDdlCaptureLog) return false;
+  return filter_.Includes(source.schema, source.name);
+}
+
 absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::Find(const Record& record, TableRef source) {
   std::string key = SourceKey(source);
   auto found = sources_.find(key);
   if (found != sources_.end()) return found->second;
   Table* table = nullptr;
-  // DDL capture's own log is in the stream, never in the target.
-  const bool capture_log = source.schema == kDdlCaptureSchema && source.name == kDdlCaptureLog;
-  if (!capture_log && filter_.Includes(source.schema, source.name)) {
+  if (Replicated(source)) {
     const std::string target = filter_.TargetName(source.name);
     std::unique_ptr<Table>& slot = tables_[SourceKey(TableRef{source.schema, target})];
     if (slot == nullptr) {
@@ -1306,8 +1310,7 @@ absl::StatusOr<ChangeBatcher::Table*> ChangeBatcher::DdlRename(const Record& rec
   if (!found.ok()) return found.status();
   Table* table = *found;
   if (table == nullptr) return Find(record, to);  // Not replicated until now.
-  if (!filter_.Includes(to.schema, to.name) ||
-      (to.schema == kDdlCaptureSchema && to.name == kDdlCaptureLog)) {
+  if (!Replicated(to)) {
     // Renamed out of the replicated tables: as good as dropped for re_dms.
     absl::Status dropped = DdlDrop(record, from, ready);
     if (!dropped.ok()) return dropped;
